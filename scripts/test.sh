@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what the tests need into .venv and runs every test: the Rust crate's, then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+cargo test --quiet --workspace
+# CI=true selects the hypothesis "ci" profile (at least 2,000 examples per property).
+.venv/bin/python -m pytest "$@"
