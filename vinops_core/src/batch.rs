@@ -1,1 +1,461 @@
-//! (being written)
+//! One record's fields → one row appended to the column builders, or a quarantine reason.
+//! Rows are converted in two phases: every fallible value is parsed first (so a quarantined row leaves no
+//! trace in the builders), then all columns are appended in schema order.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Date32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::Field;
+
+use crate::dialect::Fields;
+use crate::header::{HeaderMap, In, NAMES, N_IN};
+use crate::schema::{self, Kind, COLUMNS};
+use crate::taxonomy::{Domain, Matcher};
+use crate::zone::{local_to_utc_micros, ZoneResolver};
+use crate::{number, time, vin};
+
+/// Why a row was not loaded: a stable code and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+enum Builder {
+    I16(Int16Builder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    F64(Float64Builder),
+    Bool(BooleanBuilder),
+    Text(StringBuilder),
+    Date(Date32Builder),
+    Time(TimestampMicrosecondBuilder),
+    Codes(ListBuilder<Int16Builder>),
+}
+
+impl Builder {
+    fn new(kind: Kind, rows: usize) -> Self {
+        match kind {
+            Kind::Int16 => Builder::I16(Int16Builder::with_capacity(rows)),
+            Kind::Int32 => Builder::I32(Int32Builder::with_capacity(rows)),
+            Kind::Int64 => Builder::I64(Int64Builder::with_capacity(rows)),
+            Kind::Float64 => Builder::F64(Float64Builder::with_capacity(rows)),
+            Kind::Bool => Builder::Bool(BooleanBuilder::with_capacity(rows)),
+            Kind::Text => Builder::Text(StringBuilder::with_capacity(rows, rows * 8)),
+            Kind::Date => Builder::Date(Date32Builder::with_capacity(rows)),
+            Kind::UtcTime => {
+                Builder::Time(TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(Arc::<str>::from("UTC")))
+            }
+            Kind::NaiveTime => Builder::Time(TimestampMicrosecondBuilder::with_capacity(rows)),
+            Kind::CodeList => Builder::Codes(
+                ListBuilder::with_capacity(Int16Builder::new(), rows)
+                    .with_field(Arc::new(Field::new("item", arrow_schema::DataType::Int16, false))),
+            ),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::I16(b) => Arc::new(b.finish()),
+            Builder::I32(b) => Arc::new(b.finish()),
+            Builder::I64(b) => Arc::new(b.finish()),
+            Builder::F64(b) => Arc::new(b.finish()),
+            Builder::Bool(b) => Arc::new(b.finish()),
+            Builder::Text(b) => Arc::new(b.finish()),
+            Builder::Date(b) => Arc::new(b.finish()),
+            Builder::Time(b) => Arc::new(b.finish()),
+            Builder::Codes(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Appends one row's values in schema order; in debug builds every call checks the column's name.
+struct Writer<'a> {
+    cols: &'a mut [Builder],
+    at: usize,
+}
+
+macro_rules! put {
+    ($fn:ident, $variant:ident, $ty:ty) => {
+        fn $fn(&mut self, name: &str, value: Option<$ty>) {
+            debug_assert_eq!(COLUMNS[self.at].name, name);
+            match &mut self.cols[self.at] {
+                Builder::$variant(b) => b.append_option(value),
+                _ => unreachable!("column {name} is not {}", stringify!($variant)),
+            }
+            self.at += 1;
+        }
+    };
+}
+
+impl Writer<'_> {
+    put!(i16, I16, i16);
+    put!(i32, I32, i32);
+    put!(i64, I64, i64);
+    put!(f64, F64, f64);
+    put!(flag, Bool, bool);
+    put!(text, Text, &str);
+    put!(date, Date, i32);
+    put!(time, Time, i64);
+
+    fn codes(&mut self, name: &str, value: Option<&[i16]>) {
+        debug_assert_eq!(COLUMNS[self.at].name, name);
+        match &mut self.cols[self.at] {
+            Builder::Codes(b) => match value {
+                Some(codes) => {
+                    b.values().append_slice(codes);
+                    b.append(true);
+                }
+                None => b.append_null(),
+            },
+            _ => unreachable!("column {name} is not a code list"),
+        }
+        self.at += 1;
+    }
+}
+
+/// The values of one row that can fail to parse, parsed before anything is appended.
+struct Typed {
+    lot_number: i64,
+    source_updated_at: Option<i64>,
+    export_id: Option<i64>,
+    yard_number: Option<i32>,
+    sale_date: Option<i32>,
+    sale_time: Option<i16>,
+    item_number: Option<i32>,
+    year: Option<i16>,
+    odometer: Option<f64>,
+    retail_value: Option<i64>,
+    repair_cost: Option<i64>,
+    cylinders: Option<i16>,
+    high_bid: Option<i64>,
+    export_created_at: Option<i64>,
+    make_offer_eligible: Option<bool>,
+    buy_it_now: Option<i64>,
+    rentals: Option<bool>,
+    wholesale: Option<bool>,
+    autograde: Option<f64>,
+}
+
+/// Trims the ASCII whitespace of the rules (space, \t, \n, \v, \f, \r).
+pub fn trim(s: &str) -> &str {
+    s.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'))
+}
+
+fn invalid(field: In, value: &str, what: &str) -> Rejection {
+    Rejection { reason: "invalid_value", detail: format!("{}: '{}' is not a valid {}", NAMES[field as usize], value, what) }
+}
+
+/// The row's text per input field: trimmed, None when absent or empty.
+type Inputs<'a> = [Option<&'a str>; N_IN];
+
+fn int<T: TryFrom<i64>>(inputs: &Inputs, field: In) -> Result<Option<T>, Rejection> {
+    match inputs[field as usize] {
+        None => Ok(None),
+        Some(s) => number::parse_int(s.as_bytes())
+            .and_then(|v| T::try_from(v).ok())
+            .map(Some)
+            .ok_or_else(|| invalid(field, s, "integer")),
+    }
+}
+
+fn money(inputs: &Inputs, field: In) -> Result<Option<i64>, Rejection> {
+    match inputs[field as usize] {
+        None => Ok(None),
+        Some(s) => number::parse_cents(s.as_bytes()).ok_or_else(|| invalid(field, s, "amount")),
+    }
+}
+
+fn decimal(inputs: &Inputs, field: In) -> Result<Option<f64>, Rejection> {
+    match inputs[field as usize] {
+        None => Ok(None),
+        Some(s) => number::parse_decimal(s.as_bytes()).map(Some).ok_or_else(|| invalid(field, s, "number")),
+    }
+}
+
+fn flag(inputs: &Inputs, field: In) -> Result<Option<bool>, Rejection> {
+    match inputs[field as usize] {
+        None => Ok(None),
+        Some(s) => number::parse_flag(s.as_bytes()).map(Some).ok_or_else(|| invalid(field, s, "flag")),
+    }
+}
+
+fn parsed<T>(inputs: &Inputs, field: In, what: &str, f: impl Fn(&[u8]) -> Option<T>) -> Result<Option<T>, Rejection> {
+    match inputs[field as usize] {
+        None => Ok(None),
+        Some(s) => f(s.as_bytes()).map(Some).ok_or_else(|| invalid(field, s, what)),
+    }
+}
+
+fn typed(inputs: &Inputs) -> Result<Typed, Rejection> {
+    let lot_number = int::<i64>(inputs, In::LotNumber)?
+        .ok_or_else(|| Rejection { reason: "missing_lot_number", detail: "Lot number is empty".to_string() })?;
+    let odometer = decimal(inputs, In::Odometer)?.filter(|v| *v != 0.0);
+    Ok(Typed {
+        lot_number,
+        source_updated_at: parsed(inputs, In::LastUpdatedTime, "timestamp", time::parse_source_time)?,
+        export_id: int(inputs, In::Id)?,
+        yard_number: int(inputs, In::YardNumber)?,
+        sale_date: parsed(inputs, In::SaleDate, "date", |b| time::parse_sale_date(b).ok())?.flatten(),
+        sale_time: parsed(inputs, In::SaleTime, "sale time", |b| time::parse_sale_time(b).ok())?.flatten(),
+        item_number: int(inputs, In::ItemNumber)?,
+        year: int(inputs, In::Year)?,
+        odometer,
+        retail_value: money(inputs, In::EstRetailValue)?,
+        repair_cost: money(inputs, In::RepairCost)?,
+        cylinders: int(inputs, In::Cylinders)?,
+        high_bid: money(inputs, In::HighBid)?,
+        export_created_at: parsed(inputs, In::CreateDateTime, "timestamp", time::parse_db2_time)?,
+        make_offer_eligible: flag(inputs, In::MakeOfferEligible)?,
+        buy_it_now: money(inputs, In::BuyItNowPrice)?,
+        rentals: flag(inputs, In::Rentals)?,
+        wholesale: flag(inputs, In::Wholesale)?,
+        autograde: decimal(inputs, In::AutoGrade)?,
+    })
+}
+
+/// Collapses runs of ASCII whitespace to one space (the value is already trimmed).
+fn collapse_whitespace(s: &str, out: &mut String) {
+    out.clear();
+    for word in s.split(|c: char| c.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+}
+
+/// Builds batches row by row.
+pub struct BatchBuilder {
+    header: HeaderMap,
+    cols: Vec<Builder>,
+    rows: usize,
+    capacity: usize,
+    matcher: Matcher,
+    zones: ZoneResolver,
+    vin: String,
+    engine: String,
+    codes: Vec<i16>,
+    lossy: Vec<String>,
+}
+
+impl BatchBuilder {
+    pub fn new(header: HeaderMap, matcher: Matcher, capacity: usize) -> Self {
+        let cols = COLUMNS.iter().map(|c| Builder::new(c.kind, capacity)).collect();
+        Self {
+            header,
+            cols,
+            rows: 0,
+            capacity,
+            matcher,
+            zones: ZoneResolver::new(),
+            vin: String::new(),
+            engine: String::new(),
+            codes: Vec::new(),
+            lossy: Vec::new(),
+        }
+    }
+
+    pub fn header(&self) -> &HeaderMap {
+        &self.header
+    }
+
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Converts one record (with the header's width) and appends it, or says why not.
+    pub fn push(&mut self, fields: &Fields, source_row: u64, quote_repaired: bool) -> Result<(), Rejection> {
+        debug_assert_eq!(fields.len(), self.header.width);
+        let mut utf8_lossy = false;
+        // Decode every mapped field; invalid UTF-8 is rare, so the lossy copies are made only then.
+        let mut lossy = std::mem::take(&mut self.lossy);
+        lossy.clear();
+        let mut inputs: Inputs = [None; N_IN];
+        let mut ok = true;
+        for (slot, col) in inputs.iter_mut().zip(self.header.column_of.iter()) {
+            if let Some(col) = col {
+                match std::str::from_utf8(fields.get(*col)) {
+                    Ok(s) => *slot = Some(s),
+                    Err(_) => ok = false,
+                }
+            }
+        }
+        if !ok {
+            utf8_lossy = true;
+            for col in self.header.column_of.iter() {
+                let text = col.map(|c| String::from_utf8_lossy(fields.get(c)).into_owned()).unwrap_or_default();
+                lossy.push(text);
+            }
+            for (slot, text) in inputs.iter_mut().zip(lossy.iter()) {
+                *slot = Some(text.as_str());
+            }
+        }
+        for slot in inputs.iter_mut() {
+            *slot = slot.map(trim).filter(|s| !s.is_empty());
+        }
+        let t = typed(&inputs);
+        if let Ok(t) = &t {
+            self.append(&inputs, t, source_row, quote_repaired, utf8_lossy);
+            self.rows += 1;
+        }
+        self.lossy = lossy;
+        t.map(|_| ())
+    }
+
+    fn append(&mut self, inputs: &Inputs, t: &Typed, source_row: u64, quote_repaired: bool, utf8_lossy: bool) {
+        let get = |f: In| inputs[f as usize];
+        let Self { cols, matcher, zones, vin: vin_buf, engine, codes, .. } = self;
+        let mut code = |domain: Domain, value: Option<&str>| value.and_then(|v| matcher.lookup(domain, v));
+
+        let tz = zones.resolve(get(In::YardName), get(In::LocationState), get(In::TimeZone));
+        let auction_at = match (t.sale_date, t.sale_time, tz) {
+            (Some(day), Some(hhmm), Some(tz)) => Some(local_to_utc_micros(tz, day, hhmm)),
+            _ => None,
+        };
+        let vin = get(In::Vin).filter(|raw| vin::normalize_into(raw, vin_buf)).map(|_| vin_buf.as_str());
+        let vin_info = vin.map(|v| vin::analyze(v, t.year));
+        let engine = get(In::Engine).map(|e| {
+            collapse_whitespace(e, engine);
+            engine.as_str()
+        });
+
+        let vehicle_type_code = code(Domain::VehicleType, get(In::VehicleType));
+        let body_style_code = code(Domain::BodyStyle, get(In::BodyStyle));
+        let color_code = code(Domain::Color, get(In::Color));
+        let damage_primary_code = code(Domain::Damage, get(In::DamageDescription));
+        let damage_secondary_code = code(Domain::Damage, get(In::SecondaryDamage));
+        let title_type_code = code(Domain::TitleType, get(In::SaleTitleType));
+        let has_keys_code = code(Domain::HasKeys, get(In::HasKeys));
+        let lot_cond_code = code(Domain::Condition, get(In::LotCondCode));
+        let odometer_brand_code = code(Domain::OdometerBrand, get(In::OdometerBrand));
+        let drive_code = code(Domain::Drive, get(In::Drive));
+        let transmission_code = code(Domain::Transmission, get(In::Transmission));
+        let fuel_code = code(Domain::Fuel, get(In::FuelType));
+        let runs_drives_code = code(Domain::Condition, get(In::RunsDrives));
+        let sale_status_code = code(Domain::SaleType, get(In::SaleStatus));
+        let sale_light_code = code(Domain::SaleLight, get(In::SaleLight));
+        let announcements = get(In::Announcements);
+        codes.clear();
+        if let Some(list) = announcements {
+            for item in list.split(',').map(trim).filter(|i| !i.is_empty()) {
+                if let Some(c) = code(Domain::Announcement, Some(item)) {
+                    codes.push(c);
+                }
+            }
+        }
+
+        let mut w = Writer { cols, at: 0 };
+        w.i64("lot_number", Some(t.lot_number));
+        w.time("source_updated_at", t.source_updated_at);
+        w.i64("export_id", t.export_id);
+        w.i32("yard_number", t.yard_number);
+        w.text("yard_name", get(In::YardName));
+        w.date("sale_date", t.sale_date);
+        w.text("sale_day_of_week", get(In::DayOfWeek));
+        w.i16("sale_time_hhmm", t.sale_time);
+        w.text("time_zone_abbr", get(In::TimeZone));
+        w.text("sale_tz", tz.map(|z| z.name()));
+        w.time("auction_at", auction_at);
+        w.i32("item_number", t.item_number);
+        w.text("vehicle_type", get(In::VehicleType));
+        w.i16("vehicle_type_code", vehicle_type_code);
+        w.i16("year", t.year);
+        w.text("make", get(In::Make));
+        w.text("model_group", get(In::ModelGroup));
+        w.text("model_detail", get(In::ModelDetail));
+        w.text("body_style", get(In::BodyStyle));
+        w.i16("body_style_code", body_style_code);
+        w.text("color", get(In::Color));
+        w.i16("color_code", color_code);
+        w.text("damage_primary", get(In::DamageDescription));
+        w.i16("damage_primary_code", damage_primary_code);
+        w.text("damage_secondary", get(In::SecondaryDamage));
+        w.i16("damage_secondary_code", damage_secondary_code);
+        w.text("title_state", get(In::SaleTitleState));
+        w.text("title_type", get(In::SaleTitleType));
+        w.i16("title_type_code", title_type_code);
+        w.text("has_keys", get(In::HasKeys));
+        w.i16("has_keys_code", has_keys_code);
+        w.text("lot_cond", get(In::LotCondCode));
+        w.i16("lot_cond_code", lot_cond_code);
+        w.text("vin", vin);
+        w.flag("vin_valid_iso", vin_info.map(|i| i.valid_iso));
+        w.flag("vin_check_digit_ok", vin_info.map(|i| i.check_digit_ok));
+        w.flag("vin_short_or_legacy", vin_info.map(|i| i.short_or_legacy));
+        w.i16("vin_model_year", vin_info.and_then(|i| i.model_year));
+        w.f64("odometer", t.odometer);
+        w.text("odometer_brand", get(In::OdometerBrand));
+        w.i16("odometer_brand_code", odometer_brand_code);
+        w.i64("retail_value_cents", t.retail_value);
+        w.i64("repair_cost_cents", t.repair_cost);
+        w.text("engine", engine);
+        w.text("drive", get(In::Drive));
+        w.i16("drive_code", drive_code);
+        w.text("transmission", get(In::Transmission));
+        w.i16("transmission_code", transmission_code);
+        w.text("fuel", get(In::FuelType));
+        w.i16("fuel_code", fuel_code);
+        w.i16("cylinders", t.cylinders);
+        w.text("runs_drives", get(In::RunsDrives));
+        w.i16("runs_drives_code", runs_drives_code);
+        w.text("sale_status", get(In::SaleStatus));
+        w.i16("sale_status_code", sale_status_code);
+        w.i64("high_bid_cents", t.high_bid);
+        w.text("special_note", get(In::SpecialNote));
+        w.text("location_city", get(In::LocationCity));
+        w.text("location_state", get(In::LocationState));
+        w.text("location_zip", get(In::LocationZip));
+        w.text("location_country", get(In::LocationCountry));
+        w.text("currency_code", get(In::CurrencyCode));
+        w.text("image_thumbnail", get(In::ImageThumbnail));
+        w.time("export_created_at", t.export_created_at);
+        w.text("grid_row", get(In::GridRow));
+        w.flag("make_offer_eligible", t.make_offer_eligible);
+        w.i64("buy_it_now_cents", t.buy_it_now);
+        w.text("image_url", get(In::ImageUrl));
+        w.text("trim", get(In::Trim));
+        w.flag("rentals", t.rentals);
+        w.flag("wholesale", t.wholesale);
+        w.text("seller_name", get(In::SellerName));
+        w.text("offsite_address1", get(In::OffsiteAddress1));
+        w.text("offsite_state", get(In::OffsiteState));
+        w.text("offsite_city", get(In::OffsiteCity));
+        w.text("offsite_zip", get(In::OffsiteZip));
+        w.text("sale_light", get(In::SaleLight));
+        w.i16("sale_light_code", sale_light_code);
+        w.f64("autograde", t.autograde);
+        w.text("announcements", announcements);
+        w.codes("announcement_codes", announcements.map(|_| codes.as_slice()));
+        w.i64("source_row", Some(source_row as i64));
+        w.flag("quote_repaired", Some(quote_repaired));
+        w.flag("utf8_lossy", Some(utf8_lossy));
+        debug_assert_eq!(w.at, COLUMNS.len());
+    }
+
+    /// The rows so far as one batch (None when there are none); the builders start empty again.
+    pub fn finish(&mut self) -> Option<RecordBatch> {
+        if self.rows == 0 {
+            return None;
+        }
+        let arrays: Vec<ArrayRef> = self.cols.iter_mut().map(Builder::finish).collect();
+        self.rows = 0;
+        // The builders keep no capacity after finish(); reserve again for the next batch.
+        for (col, c) in self.cols.iter_mut().zip(COLUMNS) {
+            *col = Builder::new(c.kind, self.capacity);
+        }
+        Some(RecordBatch::try_new(schema::schema(), arrays).expect("builders follow the schema"))
+    }
+}

@@ -23,5 +23,6 @@ pub mod zone;
 mod python;
 
 pub use error::Error;
+pub use reader::{CopartReader, ReaderOptions, Summary};
 
 

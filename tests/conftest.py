@@ -1,0 +1,30 @@
+"""Shared test setup: hypothesis profiles and the real Copart material beside the repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+#: Real samples (shared/ sits beside the repository, locally and in CI).
+COPART_DATA = REPO.parent / "shared" / "data" / "copart"
+
+# Fast by default; CI runs at least 2,000 examples per property; "slow" is for long local runs.
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.register_profile("ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("slow", max_examples=50_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+# platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); give it a private one.
+os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"vinops-xdg-{os.getuid()}"))
+Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def copart_data() -> Path:
+    if not COPART_DATA.is_dir():
+        raise RuntimeError(f"real samples not found at {COPART_DATA}: the shared/ folder must sit beside the repo")
+    return COPART_DATA
