@@ -8,7 +8,7 @@ import os
 import tempfile
 
 import pyarrow as pa
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import vinops
@@ -25,6 +25,9 @@ rows = st.lists(st.lists(field_text, min_size=1, max_size=8), min_size=1, max_si
     terminator=st.sampled_from(["\r\n", "\n"]),
 )
 def test_whatever_python_csv_writes_reads_back(rows: list[list[str]], quoting: int, terminator: str) -> None:
+    # With lineterminator "\n" Python's writer leaves a "\r" unquoted, which no reader (Python's included)
+    # can tell from a line break: that file is ambiguous, not a parser bug.
+    assume(not (terminator == "\n" and quoting == csv.QUOTE_MINIMAL and any("\r" in f for r in rows for f in r)))
     if rows[0][0].startswith("\ufeff"):
         rows[0][0] = "x" + rows[0][0]  # a leading byte-order mark is always dropped, by design
     buf = io.StringIO()
