@@ -15,6 +15,7 @@ use crate::dialect::Fields;
 use crate::header::{HeaderMap, In, NAMES, N_IN};
 use crate::schema::{self, Kind, COLUMNS};
 use crate::taxonomy::{Domain, Matcher};
+use crate::text::{collapse_into, trim};
 use crate::zone::{local_to_utc_micros, ZoneResolver};
 use crate::{number, time, vin};
 
@@ -141,11 +142,6 @@ struct Typed {
     autograde: Option<f64>,
 }
 
-/// Trims the ASCII whitespace of the rules (space, \t, \n, \v, \f, \r).
-pub fn trim(s: &str) -> &str {
-    s.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'))
-}
-
 fn invalid(field: In, value: &str, what: &str) -> Rejection {
     Rejection { reason: "invalid_value", detail: format!("{}: '{}' is not a valid {}", NAMES[field as usize], value, what) }
 }
@@ -218,17 +214,6 @@ fn typed(inputs: &Inputs) -> Result<Typed, Rejection> {
     })
 }
 
-/// Collapses runs of ASCII whitespace to one space (the value is already trimmed).
-fn collapse_whitespace(s: &str, out: &mut String) {
-    out.clear();
-    for word in s.split(|c: char| c.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-}
-
 /// Builds batches row by row.
 pub struct BatchBuilder {
     header: HeaderMap,
@@ -284,27 +269,21 @@ impl BatchBuilder {
         let mut lossy = std::mem::take(&mut self.lossy);
         lossy.clear();
         let mut inputs: Inputs = [None; N_IN];
-        let mut ok = true;
-        for (slot, col) in inputs.iter_mut().zip(self.header.column_of.iter()) {
-            if let Some(col) = col {
-                match std::str::from_utf8(fields.get(*col)) {
-                    Ok(s) => *slot = Some(s),
-                    Err(_) => ok = false,
+        if let Some(text) = fields.as_str() {
+            for (slot, col) in inputs.iter_mut().zip(self.header.column_of.iter()) {
+                if let Some(col) = col {
+                    *slot = Some(trim(&text[fields.range(*col)])).filter(|s| !s.is_empty());
                 }
             }
-        }
-        if !ok {
+        } else {
+            // Invalid UTF-8 is rare: only then are lossy copies made.
             utf8_lossy = true;
             for col in self.header.column_of.iter() {
-                let text = col.map(|c| String::from_utf8_lossy(fields.get(c)).into_owned()).unwrap_or_default();
-                lossy.push(text);
+                lossy.push(col.map(|c| String::from_utf8_lossy(fields.get(c)).into_owned()).unwrap_or_default());
             }
             for (slot, text) in inputs.iter_mut().zip(lossy.iter()) {
-                *slot = Some(text.as_str());
+                *slot = Some(trim(text)).filter(|s| !s.is_empty());
             }
-        }
-        for slot in inputs.iter_mut() {
-            *slot = slot.map(trim).filter(|s| !s.is_empty());
         }
         let t = typed(&inputs);
         if let Ok(t) = &t {
@@ -328,7 +307,7 @@ impl BatchBuilder {
         let vin = get(In::Vin).filter(|raw| vin::normalize_into(raw, vin_buf)).map(|_| vin_buf.as_str());
         let vin_info = vin.map(|v| vin::analyze(v, t.year));
         let engine = get(In::Engine).map(|e| {
-            collapse_whitespace(e, engine);
+            collapse_into(e, engine);
             engine.as_str()
         });
 

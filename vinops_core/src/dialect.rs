@@ -39,6 +39,17 @@ impl Fields {
     pub fn total_bytes(&self) -> usize {
         self.buf.len()
     }
+    /// All fields as one string when the record is valid UTF-8; with [`Fields::range`] this validates a
+    /// record once instead of field by field. Field boundaries fall on ASCII delimiters in the input, so
+    /// every field of a valid record is valid on its own.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.buf).ok()
+    }
+    /// Byte range of field `i` within [`Fields::as_str`].
+    pub fn range(&self, i: usize) -> std::ops::Range<usize> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        start..self.ends[i]
+    }
 
     #[inline]
     fn push_bytes(&mut self, bytes: &[u8]) {

@@ -1,5 +1,7 @@
 //! The header row: which file column feeds which input field, matched by name (never by position).
 
+use crate::text::{fold, trim};
+
 /// Every input field the feed has had, by its current header name. The discriminant indexes [`NAMES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -134,19 +136,6 @@ pub const NAMES: [&str; N_IN] = [
 /// Older names of the same fields.
 pub const ALIASES: &[(&str, In)] = &[("Copart Select", In::Wholesale), ("Lot ACV", In::EstRetailValue)];
 
-/// Folds a header name for matching: trim, collapse inner whitespace, ASCII upper-case.
-pub fn fold_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for word in name.split_ascii_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out.make_ascii_uppercase();
-    out
-}
-
 #[derive(Clone, Copy)]
 enum Lookup {
     Current,
@@ -155,8 +144,8 @@ enum Lookup {
 
 fn lookup(folded: &str, which: Lookup) -> Option<In> {
     match which {
-        Lookup::Current => NAMES.iter().position(|n| fold_name(n) == folded).map(|i| ALL[i]),
-        Lookup::Alias => ALIASES.iter().find(|(n, _)| fold_name(n) == folded).map(|(_, f)| *f),
+        Lookup::Current => NAMES.iter().position(|n| fold(n) == folded).map(|i| ALL[i]),
+        Lookup::Alias => ALIASES.iter().find(|(n, _)| fold(n) == folded).map(|(_, f)| *f),
     }
 }
 
@@ -191,7 +180,7 @@ impl HeaderMap {
     /// Maps decoded header names. Fails only when `Lot number` is absent (the caller names the error).
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Option<Self> {
         let mut column_of = [None; N_IN];
-        let folded: Vec<String> = names.iter().map(|n| fold_name(n.as_ref())).collect();
+        let folded: Vec<String> = names.iter().map(|n| fold(n.as_ref())).collect();
         // Current names first, then aliases: when a file has both spellings, the current one feeds the field.
         let mut used = vec![false; names.len()];
         for pass in [Lookup::Current, Lookup::Alias] {
@@ -205,7 +194,7 @@ impl HeaderMap {
             }
         }
         let extra_columns =
-            names.iter().zip(&used).filter(|(_, u)| !**u).map(|(n, _)| n.as_ref().trim().to_string()).collect();
+            names.iter().zip(&used).filter(|(_, u)| !**u).map(|(n, _)| trim(n.as_ref()).to_string()).collect();
         column_of[In::LotNumber as usize]?;
         let missing = ALL.iter().filter(|f| column_of[**f as usize].is_none()).map(|f| NAMES[*f as usize]).collect();
         Some(Self { column_of, width: names.len(), extra_columns, missing })

@@ -15,6 +15,7 @@ pub mod reader;
 pub mod records;
 pub mod schema;
 pub mod taxonomy;
+pub mod text;
 pub mod time;
 pub mod vin;
 pub mod zone;

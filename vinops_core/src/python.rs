@@ -65,6 +65,9 @@ impl PyCsvReader {
     #[new]
     #[pyo3(signature = (path, *, batch_size = 65_536, taxonomy = None))]
     fn new(py: Python<'_>, path: PathBuf, batch_size: usize, taxonomy: Option<HashMap<String, HashMap<String, i16>>>) -> PyResult<Self> {
+        if batch_size == 0 {
+            return Err(pyo3::exceptions::PyValueError::new_err("batch_size must be at least 1"));
+        }
         let matcher = match taxonomy {
             None => Matcher::default(),
             Some(map) => Matcher::new(map).map_err(to_py)?,

@@ -106,7 +106,7 @@ impl<R: Read> CopartReader<R> {
             header_width: header.width,
             ..Summary::default()
         };
-        let batch_size = options.batch_size.max(1);
+        let batch_size = options.batch_size.max(1); // the binding refuses 0; a Rust caller gets 1
         Ok(Self {
             records,
             builder: BatchBuilder::new(header, options.matcher, batch_size),
@@ -146,7 +146,7 @@ impl<R: Read> CopartReader<R> {
                     s.categorical_cells = self.builder.matcher().categorical_cells();
                     break;
                 }
-                Some(Event::Record { fields, row, line, quote_repaired }) => {
+                Some(Event::Record { fields, raw, row, line, quote_repaired }) => {
                     s.rows_in += 1;
                     match self.builder.push(fields, row, quote_repaired) {
                         Ok(()) => s.rows_ok += 1,
@@ -157,7 +157,7 @@ impl<R: Read> CopartReader<R> {
                                 line,
                                 reason: rejection.reason,
                                 detail: rejection.detail,
-                                raw: raw_record(fields),
+                                raw: raw.to_vec(),
                             });
                         }
                     }
@@ -187,23 +187,4 @@ impl<R: Read> CopartReader<R> {
     pub fn is_finished(&self) -> bool {
         self.finished
     }
-}
-
-/// A parsed record's bytes for quarantine: its fields re-joined as a CSV line, every field quoted.
-fn raw_record(fields: &crate::dialect::Fields) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'"');
-        for &b in f {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-    }
-    out
 }

@@ -39,7 +39,8 @@ pub enum BadRecord {
 /// `line` is the 1-based physical line where the record starts.
 #[derive(Debug)]
 pub enum Event<'a> {
-    Record { fields: &'a Fields, row: u64, line: u64, quote_repaired: bool },
+    /// `raw`: the record's bytes without its line break.
+    Record { fields: &'a Fields, raw: &'a [u8], row: u64, line: u64, quote_repaired: bool },
     Bad { raw: &'a [u8], row: u64, line: u64, reason: BadRecord },
 }
 
@@ -168,7 +169,14 @@ impl<R: Read> RecordReader<R> {
                 Step::Row { end, repaired } => {
                     self.start += end;
                     let (row, line) = self.advance(rec, end);
-                    return Ok(Some(Event::Record { fields: &self.fields, row, line, quote_repaired: repaired }));
+                    let raw_len = dialect::content_len(&self.buf[rec..rec + end], end);
+                    return Ok(Some(Event::Record {
+                        fields: &self.fields,
+                        raw: &self.buf[rec..rec + raw_len],
+                        row,
+                        line,
+                        quote_repaired: repaired,
+                    }));
                 }
                 Step::Count { end, raw_len, found } => {
                     self.start += end;
@@ -412,7 +420,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(ev) = rr.next_event().unwrap() {
             let (ev, header_len) = match ev {
-                Event::Record { fields, row, line, quote_repaired } => {
+                Event::Record { fields, row, line, quote_repaired, .. } => {
                     let fields: Vec<Vec<u8>> = fields.iter().map(<[u8]>::to_vec).collect();
                     let n = fields.len();
                     (Ev::Rec { fields, row, line, repaired: quote_repaired }, Some(n))

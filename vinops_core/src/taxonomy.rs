@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
+pub use crate::text::fold;
 use crate::Error;
 
 /// The taxonomy domains the reader matches.
@@ -67,19 +68,6 @@ impl Domain {
     pub fn from_name(name: &str) -> Option<Self> {
         DOMAINS.into_iter().find(|d| d.name() == name)
     }
-}
-
-/// Folds a value for lookup: trim, collapse ASCII whitespace runs to one space, upper-case ASCII letters.
-pub fn fold(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for word in value.split(|c: char| c.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out.make_ascii_uppercase();
-    out
 }
 
 /// Per-domain cache size limit: garbage in a column must not grow memory without bound.
@@ -182,13 +170,6 @@ mod tests {
             ("damage".to_string(), vec![("FRONT END".to_string(), 4001)]),
         ])
         .unwrap()
-    }
-
-    #[test]
-    fn folding_collapses_case_and_inner_whitespace() {
-        assert_eq!(fold("  front-wheel \t drive "), "FRONT-WHEEL DRIVE");
-        assert_eq!(fold("2.4L  4"), "2.4L 4");
-        assert_eq!(fold("   "), "");
     }
 
     #[test]

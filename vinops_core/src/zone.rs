@@ -92,27 +92,9 @@ pub fn parse_zone_table(text: &str) -> Result<Vec<ZoneRow>, String> {
     Ok(rows)
 }
 
-/// The ASCII whitespace of the contract: space, `\t`, `\n`, `\v`, `\f`, `\r`.
-#[inline]
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
-}
-
-/// Folds a key as the table's keys are matched: trimmed, runs of ASCII whitespace collapsed to one
-/// space, ASCII letters upper-cased (other characters unchanged). Written into `out` (cleared first).
+/// Folds a key as the table's keys are matched: trimmed, whitespace runs collapsed, ASCII upper-cased.
 pub fn fold_key(s: &str, out: &mut String) {
-    out.clear();
-    let mut pending_space = false;
-    for part in s.split(|c: char| c.is_ascii() && is_space(c as u8)) {
-        if part.is_empty() {
-            continue;
-        }
-        if pending_space {
-            out.push(' ');
-        }
-        out.push_str(part);
-        pending_space = true;
-    }
+    crate::text::collapse_into(s, out);
     out.make_ascii_uppercase();
 }
 
