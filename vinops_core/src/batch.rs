@@ -2,16 +2,10 @@
 //! Rows are converted in two phases: every fallible value is parsed first (so a quarantined row leaves no
 //! trace in the builders), then all columns are appended in schema order.
 
-use std::sync::Arc;
+use arrow_array::RecordBatch;
 
-use arrow_array::builder::{
-    BooleanBuilder, Date32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::Field;
-
-use crate::dialect::Fields;
+use crate::columns::Columns;
+use crate::dialect::Row;
 use crate::header::{HeaderMap, In, NAMES, N_IN};
 use crate::schema::{self, Kind, COLUMNS};
 use crate::taxonomy::{Domain, Matcher};
@@ -26,97 +20,39 @@ pub struct Rejection {
     pub detail: String,
 }
 
-enum Builder {
-    I16(Int16Builder),
-    I32(Int32Builder),
-    I64(Int64Builder),
-    F64(Float64Builder),
-    Bool(BooleanBuilder),
-    Text(StringBuilder),
-    Date(Date32Builder),
-    Time(TimestampMicrosecondBuilder),
-    Codes(ListBuilder<Int16Builder>),
-}
-
-impl Builder {
-    fn new(kind: Kind, rows: usize) -> Self {
-        match kind {
-            Kind::Int16 => Builder::I16(Int16Builder::with_capacity(rows)),
-            Kind::Int32 => Builder::I32(Int32Builder::with_capacity(rows)),
-            Kind::Int64 => Builder::I64(Int64Builder::with_capacity(rows)),
-            Kind::Float64 => Builder::F64(Float64Builder::with_capacity(rows)),
-            Kind::Bool => Builder::Bool(BooleanBuilder::with_capacity(rows)),
-            Kind::Text => Builder::Text(StringBuilder::with_capacity(rows, rows * 8)),
-            Kind::Date => Builder::Date(Date32Builder::with_capacity(rows)),
-            Kind::UtcTime => {
-                Builder::Time(TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(Arc::<str>::from("UTC")))
-            }
-            Kind::NaiveTime => Builder::Time(TimestampMicrosecondBuilder::with_capacity(rows)),
-            Kind::CodeList => Builder::Codes(
-                ListBuilder::with_capacity(Int16Builder::new(), rows)
-                    .with_field(Arc::new(Field::new("item", arrow_schema::DataType::Int16, false))),
-            ),
-        }
-    }
-
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            Builder::I16(b) => Arc::new(b.finish()),
-            Builder::I32(b) => Arc::new(b.finish()),
-            Builder::I64(b) => Arc::new(b.finish()),
-            Builder::F64(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::Text(b) => Arc::new(b.finish()),
-            Builder::Date(b) => Arc::new(b.finish()),
-            Builder::Time(b) => Arc::new(b.finish()),
-            Builder::Codes(b) => Arc::new(b.finish()),
-        }
-    }
-}
-
-/// Appends one row's values in schema order; in debug builds every call checks the column's name.
+/// Appends one row's values in schema order: each call takes the next column of its kind. In debug
+/// builds every call checks the column's name and kind against the schema.
 struct Writer<'a> {
-    cols: &'a mut [Builder],
+    cols: &'a mut Columns,
     at: usize,
+    /// The next column of each kind: i16, i32, i64, f64, flag, text, date, time, code list.
+    next: [usize; 9],
 }
 
 macro_rules! put {
-    ($fn:ident, $variant:ident, $ty:ty) => {
+    ($fn:ident, $field:ident, $slot:expr, $ty:ty, $($kind:pat_param)|+) => {
+        #[inline(always)]
         fn $fn(&mut self, name: &str, value: Option<$ty>) {
             debug_assert_eq!(COLUMNS[self.at].name, name);
-            match &mut self.cols[self.at] {
-                Builder::$variant(b) => b.append_option(value),
-                _ => unreachable!("column {name} is not {}", stringify!($variant)),
-            }
+            debug_assert!(matches!(COLUMNS[self.at].kind, $($kind)|+), "column {name} is not {}", stringify!($fn));
+            let k = self.next[$slot];
+            self.cols.$field[k].push(value);
+            self.next[$slot] = k + 1;
             self.at += 1;
         }
     };
 }
 
 impl Writer<'_> {
-    put!(i16, I16, i16);
-    put!(i32, I32, i32);
-    put!(i64, I64, i64);
-    put!(f64, F64, f64);
-    put!(flag, Bool, bool);
-    put!(text, Text, &str);
-    put!(date, Date, i32);
-    put!(time, Time, i64);
-
-    fn codes(&mut self, name: &str, value: Option<&[i16]>) {
-        debug_assert_eq!(COLUMNS[self.at].name, name);
-        match &mut self.cols[self.at] {
-            Builder::Codes(b) => match value {
-                Some(codes) => {
-                    b.values().append_slice(codes);
-                    b.append(true);
-                }
-                None => b.append_null(),
-            },
-            _ => unreachable!("column {name} is not a code list"),
-        }
-        self.at += 1;
-    }
+    put!(i16, i16, 0, i16, Kind::Int16);
+    put!(i32, i32, 1, i32, Kind::Int32);
+    put!(i64, i64, 2, i64, Kind::Int64);
+    put!(f64, f64, 3, f64, Kind::Float64);
+    put!(flag, flags, 4, bool, Kind::Bool);
+    put!(text, texts, 5, &str, Kind::Text);
+    put!(date, dates, 6, i32, Kind::Date);
+    put!(time, times, 7, i64, Kind::UtcTime | Kind::NaiveTime);
+    put!(codes, codes, 8, &[i16], Kind::CodeList);
 }
 
 /// The values of one row that can fail to parse, parsed before anything is appended.
@@ -190,7 +126,8 @@ fn parsed<T>(inputs: &Inputs, field: In, what: &str, f: impl Fn(&[u8]) -> Option
 fn typed(inputs: &Inputs) -> Result<Typed, Rejection> {
     let lot_number = int::<i64>(inputs, In::LotNumber)?
         .ok_or_else(|| Rejection { reason: "missing_lot_number", detail: "Lot number is empty".to_string() })?;
-    let odometer = decimal(inputs, In::Odometer)?.filter(|v| *v != 0.0);
+    // The fields below are parsed in the order written, which is output-column order: of several invalid
+    // values, the first in that order is the one reported (as the reference engine does).
     Ok(Typed {
         lot_number,
         source_updated_at: parsed(inputs, In::LastUpdatedTime, "timestamp", time::parse_source_time)?,
@@ -200,7 +137,7 @@ fn typed(inputs: &Inputs) -> Result<Typed, Rejection> {
         sale_time: parsed(inputs, In::SaleTime, "sale time", |b| time::parse_sale_time(b).ok())?.flatten(),
         item_number: int(inputs, In::ItemNumber)?,
         year: int(inputs, In::Year)?,
-        odometer,
+        odometer: decimal(inputs, In::Odometer)?.filter(|v| *v != 0.0),
         retail_value: money(inputs, In::EstRetailValue)?,
         repair_cost: money(inputs, In::RepairCost)?,
         cylinders: int(inputs, In::Cylinders)?,
@@ -217,9 +154,8 @@ fn typed(inputs: &Inputs) -> Result<Typed, Rejection> {
 /// Builds batches row by row.
 pub struct BatchBuilder {
     header: HeaderMap,
-    cols: Vec<Builder>,
+    cols: Columns,
     rows: usize,
-    capacity: usize,
     matcher: Matcher,
     zones: ZoneResolver,
     vin: String,
@@ -230,12 +166,10 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(header: HeaderMap, matcher: Matcher, capacity: usize) -> Self {
-        let cols = COLUMNS.iter().map(|c| Builder::new(c.kind, capacity)).collect();
         Self {
             header,
-            cols,
+            cols: Columns::new(capacity),
             rows: 0,
-            capacity,
             matcher,
             zones: ZoneResolver::new(),
             vin: String::new(),
@@ -262,24 +196,26 @@ impl BatchBuilder {
     }
 
     /// Converts one record (with the header's width) and appends it, or says why not.
-    pub fn push(&mut self, fields: &Fields, source_row: u64, quote_repaired: bool) -> Result<(), Rejection> {
+    pub fn push(&mut self, fields: Row<'_>, source_row: u64, quote_repaired: bool) -> Result<(), Rejection> {
         debug_assert_eq!(fields.len(), self.header.width);
         let mut utf8_lossy = false;
         // Decode every mapped field; invalid UTF-8 is rare, so the lossy copies are made only then.
         let mut lossy = std::mem::take(&mut self.lossy);
         lossy.clear();
         let mut inputs: Inputs = [None; N_IN];
-        if let Some(text) = fields.as_str() {
+        if let Some(text) = fields.text() {
             for (slot, col) in inputs.iter_mut().zip(self.header.column_of.iter()) {
                 if let Some(col) = col {
-                    *slot = Some(trim(&text[fields.range(*col)])).filter(|s| !s.is_empty());
+                    *slot = Some(trim(text.get(*col))).filter(|s| !s.is_empty());
                 }
             }
         } else {
-            // Invalid UTF-8 is rare: only then are lossy copies made.
-            utf8_lossy = true;
+            // Invalid UTF-8 is rare: only then are lossy copies made. The flag says a value was replaced, so
+            // it is set by the fields that feed a column, not by ignored (extra) columns.
             for col in self.header.column_of.iter() {
-                lossy.push(col.map(|c| String::from_utf8_lossy(fields.get(c)).into_owned()).unwrap_or_default());
+                let text = col.map(|c| String::from_utf8_lossy(fields.get(c)));
+                utf8_lossy |= matches!(text, Some(std::borrow::Cow::Owned(_)));
+                lossy.push(text.map(|t| t.into_owned()).unwrap_or_default());
             }
             for (slot, text) in inputs.iter_mut().zip(lossy.iter()) {
                 *slot = Some(trim(text)).filter(|s| !s.is_empty());
@@ -336,7 +272,7 @@ impl BatchBuilder {
             }
         }
 
-        let mut w = Writer { cols, at: 0 };
+        let mut w = Writer { cols, at: 0, next: [0; 9] };
         w.i64("lot_number", Some(t.lot_number));
         w.time("source_updated_at", t.source_updated_at);
         w.i64("export_id", t.export_id);
@@ -429,12 +365,8 @@ impl BatchBuilder {
         if self.rows == 0 {
             return None;
         }
-        let arrays: Vec<ArrayRef> = self.cols.iter_mut().map(Builder::finish).collect();
+        let arrays = self.cols.finish();
         self.rows = 0;
-        // The builders keep no capacity after finish(); reserve again for the next batch.
-        for (col, c) in self.cols.iter_mut().zip(COLUMNS) {
-            *col = Builder::new(c.kind, self.capacity);
-        }
         Some(RecordBatch::try_new(schema::schema(), arrays).expect("builders follow the schema"))
     }
 }

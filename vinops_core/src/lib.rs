@@ -7,6 +7,7 @@
 //! The rules are written down in `docs/normalization.md`.
 
 pub mod batch;
+mod columns;
 pub mod dialect;
 pub mod error;
 pub mod header;

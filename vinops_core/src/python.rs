@@ -9,7 +9,7 @@ use arrow_array::{ArrayRef, StructArray};
 use arrow_schema::{ArrowError, Field};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList};
+use pyo3::types::{PyBool, PyBytes, PyCapsule, PyDict, PyList};
 use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
 
 use crate::records::{BadRecord, Event, RecordReader};
@@ -34,6 +34,29 @@ fn arrow_err(err: pyo3_arrow::error::PyArrowError) -> PyErr {
 }
 
 type Shared = Arc<Mutex<CopartReader<File>>>;
+
+/// The taxonomy mapping as Python hands it over, `{domain: {raw value: code}}`, codes not yet checked.
+type Mapping<'py> = HashMap<String, HashMap<String, Bound<'py, PyAny>>>;
+type Codes = Vec<(String, Vec<(String, i16)>)>;
+
+/// The mapping with its codes as int16. A code that is not an int16 (out of range, a bool, a float, text)
+/// is a `taxonomy` error like every other fault of the mapping, so that callers catch `VinopsError` alone
+/// (the reference engine raises the same).
+fn taxonomy_codes(map: Mapping<'_>) -> Result<Codes, Error> {
+    let mut out = Vec::with_capacity(map.len());
+    for (domain, values) in map {
+        let mut codes = Vec::with_capacity(values.len());
+        for (raw, code) in values {
+            let value = if code.is_instance_of::<PyBool>() { None } else { code.extract::<i64>().ok() };
+            let Some(value) = value.and_then(|v| i16::try_from(v).ok()) else {
+                return Err(Error::Taxonomy(format!("{domain}: code {code} of {raw:?} is not an int16")));
+            };
+            codes.push((raw, value));
+        }
+        out.push((domain, codes));
+    }
+    Ok(out)
+}
 
 /// Reads a Copart sales-data CSV into Arrow record batches (see `_core.pyi`).
 #[pyclass(module = "vinops._core", name = "CsvReader", frozen)]
@@ -64,13 +87,13 @@ impl Iterator for Batches {
 impl PyCsvReader {
     #[new]
     #[pyo3(signature = (path, *, batch_size = 65_536, taxonomy = None))]
-    fn new(py: Python<'_>, path: PathBuf, batch_size: usize, taxonomy: Option<HashMap<String, HashMap<String, i16>>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, path: PathBuf, batch_size: usize, taxonomy: Option<Mapping<'_>>) -> PyResult<Self> {
         if batch_size == 0 {
             return Err(pyo3::exceptions::PyValueError::new_err("batch_size must be at least 1"));
         }
         let matcher = match taxonomy {
             None => Matcher::default(),
-            Some(map) => Matcher::new(map).map_err(to_py)?,
+            Some(map) => Matcher::new(taxonomy_codes(map).map_err(to_py)?).map_err(to_py)?,
         };
         let reader = py
             .detach(|| CopartReader::open(&path, ReaderOptions { batch_size, matcher }))

@@ -14,7 +14,7 @@ use std::io::{self, Read};
 use memchr::{memchr2, memchr2_iter};
 use sha2::{Digest, Sha256};
 
-use crate::dialect::{self, Fields, Scan};
+use crate::dialect::{self, Fields, Row, Scan};
 
 /// Longest record accepted; longer ones are quarantined (docs/normalization.md §1).
 pub const MAX_RECORD: usize = 1 << 20;
@@ -40,7 +40,7 @@ pub enum BadRecord {
 #[derive(Debug)]
 pub enum Event<'a> {
     /// `raw`: the record's bytes without its line break.
-    Record { fields: &'a Fields, raw: &'a [u8], row: u64, line: u64, quote_repaired: bool },
+    Record { fields: Row<'a>, raw: &'a [u8], row: u64, line: u64, quote_repaired: bool },
     Bad { raw: &'a [u8], row: u64, line: u64, reason: BadRecord },
 }
 
@@ -71,8 +71,72 @@ pub struct RecordReader<R: Read> {
     next_row: u64,
     next_line: u64,
     bytes_read: u64,
-    hasher: Sha256,
+    hasher: Hasher,
     digest: Option<String>,
+}
+
+/// Bytes after which the SHA-256 moves to a thread of its own (when the process may use more than one
+/// core): small inputs never start one.
+const HASH_THREAD_AFTER: u64 = 8 << 20;
+/// Chunks in flight to the hashing thread, at most (each up to one read).
+const HASH_QUEUE: usize = 4;
+
+/// The SHA-256 of everything read: computed inline, or (for a long input on a machine with a spare core)
+/// by a thread fed copies of the chunks in order, so it runs beside the parsing. Both give the same digest.
+enum Hasher {
+    Inline(Sha256),
+    Thread {
+        chunks: std::sync::mpsc::SyncSender<Vec<u8>>,
+        /// Buffers the thread is done with, for reuse.
+        spare: std::sync::mpsc::Receiver<Vec<u8>>,
+        done: std::thread::JoinHandle<Sha256>,
+    },
+}
+
+impl Hasher {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Inline(h) => h.update(bytes),
+            Hasher::Thread { chunks, spare, .. } => {
+                let mut chunk = spare.try_recv().unwrap_or_default();
+                chunk.clear();
+                chunk.extend_from_slice(bytes);
+                // The thread only stops when this side hangs up, so the send cannot fail.
+                chunks.send(chunk).expect("the hashing thread runs until the reader is done");
+            }
+        }
+    }
+
+    /// Moves the hashing to a thread, if there is a spare core and a thread can be started.
+    fn go_parallel(&mut self) {
+        let Hasher::Inline(h) = self else { return };
+        if std::thread::available_parallelism().map_or(true, |n| n.get() < 2) {
+            return;
+        }
+        let mut state = h.clone();
+        let (chunks, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
+        let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        let started = std::thread::Builder::new().name("vinops-sha256".into()).spawn(move || {
+            for chunk in rx {
+                state.update(&chunk);
+                let _ = back.send(chunk);
+            }
+            state
+        });
+        if let Ok(done) = started {
+            *self = Hasher::Thread { chunks, spare, done };
+        }
+    }
+
+    fn finish(self) -> sha2::digest::Output<Sha256> {
+        match self {
+            Hasher::Inline(h) => h.finalize(),
+            Hasher::Thread { chunks, done, .. } => {
+                drop(chunks);
+                done.join().expect("the hashing thread does not panic").finalize()
+            }
+        }
+    }
 }
 
 /// Length of the line break at `bytes[p]` (`\r`, `\n` or `\r\n`), None if it is a `\r` at the end of
@@ -112,7 +176,7 @@ impl<R: Read> RecordReader<R> {
             next_row: 0,
             next_line: 1,
             bytes_read: 0,
-            hasher: Sha256::new(),
+            hasher: Hasher::Inline(Sha256::new()),
             digest: None,
         }
     }
@@ -171,7 +235,7 @@ impl<R: Read> RecordReader<R> {
                     let (row, line) = self.advance(rec, end);
                     let raw_len = dialect::content_len(&self.buf[rec..rec + end], end);
                     return Ok(Some(Event::Record {
-                        fields: &self.fields,
+                        fields: self.fields.row(&self.buf[rec..rec + end]),
                         raw: &self.buf[rec..rec + raw_len],
                         row,
                         line,
@@ -227,7 +291,7 @@ impl<R: Read> RecordReader<R> {
             self.start = 0;
             self.end = 0;
         }
-        let digest = self.hasher.finalize_reset();
+        let digest = std::mem::replace(&mut self.hasher, Hasher::Inline(Sha256::new())).finish();
         let mut hex = String::with_capacity(64);
         for b in digest {
             hex.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
@@ -347,6 +411,9 @@ impl<R: Read> RecordReader<R> {
                     let n = n.min(room.len());
                     self.hasher.update(&room[..n]);
                     self.bytes_read += n as u64;
+                    if self.bytes_read >= HASH_THREAD_AFTER {
+                        self.hasher.go_parallel();
+                    }
                     self.end += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -601,6 +668,30 @@ mod tests {
         // Nothing read at all.
         let mut rr = RecordReader::new(&b""[..]);
         assert_eq!(rr.finish_sha256().unwrap(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    #[test]
+    fn sha256_of_a_long_input_matches_with_the_hashing_thread() {
+        // Over HASH_THREAD_AFTER, so the hash moves to its thread (on a machine with two cores).
+        let mut input = b"a,b\n".to_vec();
+        let mut i = 0u64;
+        while input.len() < (HASH_THREAD_AFTER as usize) * 2 + 12_345 {
+            input.extend_from_slice(format!("{i},\"x{}\"\r\n", i * 7919 % 1000).as_bytes());
+            i += 1;
+        }
+        let want: String = Sha256::digest(&input).iter().map(|b| format!("{b:02x}")).collect();
+        let mut rr = RecordReader::new(&input[..]);
+        let mut rows = 0;
+        while rr.next_event().unwrap().is_some() {
+            rows += 1;
+        }
+        assert_eq!(rows, i + 1);
+        assert_eq!(rr.finish_sha256().unwrap(), want);
+        // Stopping early: the rest is read and hashed by finish_sha256.
+        let mut rr = RecordReader::new(&input[..]);
+        assert!(rr.next_event().unwrap().is_some());
+        assert_eq!(rr.finish_sha256().unwrap(), want);
+        assert_eq!(rr.bytes_read(), input.len() as u64);
     }
 
     fn too_long(raw: &[u8], row: u64, line: u64) -> Ev {
