@@ -246,3 +246,11 @@ def test_parsing_releases_the_gil(tmp_path: Path) -> None:
     t.join()
     assert batch.num_rows == 200_000
     assert any(start < x < end for x in ticks), "no Python ran while the batch was being parsed"
+
+
+def test_utf8_lossy_is_set_by_the_fields_that_feed_a_column(tmp_path: Path) -> None:
+    # Invalid bytes in an ignored (extra) column replace nothing that is kept: the flag stays false.
+    body = b"Lot number,Make,Unknown,make\n1,ok,\xff,\xfe\n2,\xff,ok,ok\n3,ok,ok,ok\n"
+    table, _ = parse_file(write(tmp_path, body))
+    assert table.column("utf8_lossy").to_pylist() == [False, True, False]
+    assert table.column("make").to_pylist() == ["ok", "\ufffd", "ok"]

@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from vinops import reference
-from vinops.reference import MAX_RECORD, SCHEMA, ReferenceReader, ReferenceReaderError, check_digit
+from vinops import VinopsError, reference
+from vinops.reference import MAX_RECORD, SCHEMA, ReferenceReader, check_digit
 
 ROOT = Path(__file__).resolve().parents[1]
 UTC = dt.timezone.utc
@@ -133,8 +133,10 @@ def test_real_147_rows_all_load(copart_data: Path) -> None:
     assert summary["quarantine"] == []
     assert summary["sha256"] == hashlib.sha256(data).hexdigest()
     assert summary["bytes"] == len(data)
-    # `Copart Select` comes first, so the later `Wholesale` is the second column for the same field.
-    assert summary["extra_columns"] == ["Wholesale", "_db_date_update_created", "_db_nulls"]
+    # Both spellings of column 51: the current name `Wholesale` feeds the field, though `Copart Select` comes first.
+    assert summary["extra_columns"] == ["Copart Select", "_db_date_update_created", "_db_nulls"]
+    assert summary["missing_columns"] == ["Id"]
+    assert summary["header_width"] == 61 and summary["finished"] is True
     assert summary["unknown"] == {} and summary["categorical_cells"] == 0
     assert table.column("source_row").to_pylist() == list(range(1, 148))
     assert not any(table.column("quote_repaired").to_pylist())
@@ -163,7 +165,8 @@ def test_real_147_rows_all_load(copart_data: Path) -> None:
     assert first["engine"] == "5.0L 10"
     assert first["export_created_at"] == dt.datetime(2026, 1, 28, 7, 25, 12, 551)
     assert first["source_updated_at"] == dt.datetime(2026, 1, 28, 9, 0, 17, tzinfo=UTC)
-    assert first["wholesale"] is None and rows[1]["wholesale"] is False
+    # `Wholesale` feeds the field; the rows of the older version have it empty (their `Copart Select` is ignored).
+    assert first["wholesale"] is False and rows[1]["wholesale"] is None
     dyer = next(r for r in rows if r["yard_name"] == "IN - DYER")
     assert dyer["sale_tz"] == "America/Chicago"  # a yard row beats the IN prefix
     assert all(r["vin_valid_iso"] is not None for r in rows if r["vin"] is not None)
@@ -176,6 +179,9 @@ def test_2020_excerpt_49_columns(copart_data: Path) -> None:
     table, summary, _ = read(excerpt)
     assert (summary["rows_in"], summary["rows_ok"], summary["rows_quarantined"]) == (2, 2, 0)
     assert summary["extra_columns"] == []
+    assert summary["header_width"] == 49
+    assert summary["missing_columns"] == ["Rentals", "Wholesale", "Seller Name", "Offsite Address1", "Offsite State",
+                                          "Offsite City", "Offsite Zip", "Sale Light", "AutoGrade", "Announcements"]  # fmt: skip
     first, second = table.to_pylist()
 
     assert first["lot_number"] == 26519090
@@ -208,6 +214,18 @@ def test_header_59_maps_every_column(tmp_path: Path, zones: Path, copart_data: P
     data = (copart_data / "header-59-2025-10.csv").read_bytes().rstrip(b"\r\n") + b"\n"
     _, summary, _ = read_bytes(tmp_path, data, zones)
     assert summary["extra_columns"] == [] and summary["rows_in"] == 0
+    assert summary["missing_columns"] == [] and summary["header_width"] == 59
+
+
+def test_header_order_matches_header_rs() -> None:
+    """`missing_columns` follows the order of `NAMES` in header.rs; the reference keeps its own copy."""
+    text = (ROOT / "vinops_core/src/header.rs").read_text()
+    body = text[text.index("pub const NAMES") :]
+    body = body[body.index("[", body.index("=")) : body.index("\n];")]
+    names = re.findall(r'^\s+"(.*)",$', body, flags=re.M)
+    assert len(names) == 59
+    assert list(reference._HEADER_ORDER) == names
+    assert sorted(names) == sorted(i.name for i in reference._INPUTS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -315,12 +333,25 @@ def test_strict_record_that_cannot_end_within_the_cap_falls_to_the_tolerant_pass
 
 def test_too_long_header_and_empty_files(tmp_path: Path, zones: Path) -> None:
     for data in (b"", b"\xef\xbb\xbf", b"\n\r\n\r"):
-        with pytest.raises(ReferenceReaderError, match="^empty_file: ") as e:
+        with pytest.raises(VinopsError, match="^the file is empty$") as e:
             read_bytes(tmp_path, data, zones)
         assert e.value.code == "empty_file"
-    with pytest.raises(ReferenceReaderError) as e:
+    with pytest.raises(VinopsError) as e:
         read_bytes(tmp_path, b"Lot number," + b"x" * MAX_RECORD + b"\n1,2\n", zones)
     assert e.value.code == "missing_lot_number_column"
+    # A too-long header is one name, its first MAX_RECORD bytes (as in the core): here, trimmed, `Lot number`.
+    table, summary, _ = read_bytes(tmp_path, b"Lot number" + b" " * MAX_RECORD + b"\n7\n", zones)
+    assert table.column("lot_number").to_pylist() == [7]
+    assert summary["header_width"] == 1 and summary["extra_columns"] == []
+
+
+def test_unreadable_path_is_an_io_error(tmp_path: Path) -> None:
+    with pytest.raises(VinopsError) as e:
+        ReferenceReader(tmp_path / "absent.csv")
+    assert e.value.code == "io"
+    with pytest.raises(VinopsError) as e:
+        ReferenceReader(tmp_path)  # a directory
+    assert e.value.code == "io"
 
 
 def test_chunk_boundaries_do_not_matter(tmp_path: Path, zones: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -344,20 +375,28 @@ def test_chunk_boundaries_do_not_matter(tmp_path: Path, zones: Path, monkeypatch
 
 
 def test_header_folding_aliases_and_duplicates(tmp_path: Path, zones: Path) -> None:
-    header = ["  lot   NUMBER ", "Lot ACV", "copart select", "Wholesale", "Est. Retail Value", "Mystery", ""]
-    table, summary, _ = read_bytes(tmp_path, csv_bytes(header, [["5", "10.5", "Y", "N", "99", "?", "?"]]), zones)
+    header = ["  lot   NUMBER ", "Lot ACV", "copart select", "Wholesale", "Est. Retail Value", "Mystery", "",
+              "Make", " make\x0b", "\x0bLot ACV "]  # fmt: skip
+    row = ["5", "10.5", "Y", "N", "99", "?", "?", "A", "B", "1"]
+    table, summary, _ = read_bytes(tmp_path, csv_bytes(header, [row]), zones)
     row = only_row(table)
     assert row["lot_number"] == 5
-    assert row["retail_value_cents"] == 1050  # the first column for the field wins
-    assert row["wholesale"] is True
-    assert summary["extra_columns"] == ["Wholesale", "Est. Retail Value", "Mystery", ""]
+    assert row["retail_value_cents"] == 9900  # the current name feeds the field, whatever the order
+    assert row["wholesale"] is False
+    assert row["make"] == "A"  # of two columns with one spelling, the first
+    assert summary["extra_columns"] == ["Lot ACV", "copart select", "Mystery", "", "make", "Lot ACV"]  # trimmed
+    assert summary["header_width"] == len(header)
+    # Only the alias: it feeds the field.
+    table, summary, _ = read_bytes(tmp_path, csv_bytes(["Lot number", "lot acv", "Copart Select"], [["1", "2", "y"]]), zones)
+    assert (only_row(table)["retail_value_cents"], only_row(table)["wholesale"]) == (200, True)
+    assert summary["extra_columns"] == [] and "Est. Retail Value" not in summary["missing_columns"]
 
 
 def test_missing_lot_number_column(tmp_path: Path, zones: Path) -> None:
-    with pytest.raises(ReferenceReaderError, match="^missing_lot_number_column: ") as e:
+    with pytest.raises(VinopsError, match="^not a Copart sales-data CSV: ") as e:
         read_bytes(tmp_path, b"Lot,Make\n1,A\n", zones)
     assert e.value.code == "missing_lot_number_column"
-    assert isinstance(e.value, ValueError)
+    assert type(e.value) is VinopsError  # the core's exception: callers catch one type
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,9 +442,13 @@ def one_value(tmp_path: Path, zones: Path, column: str, value: str) -> tuple[dic
         ("Sale Date M/D/CY", "20240229", "sale_date", dt.date(2024, 2, 29)),
         ("Sale Date M/D/CY", "00010101", "sale_date", dt.date(1, 1, 1)),
         ("Sale time (HHMM)", "0", "sale_time_hhmm", None),
-        ("Sale time (HHMM)", "7", "sale_time_hhmm", 700),
-        ("Sale time (HHMM)", "23", "sale_time_hhmm", 2300),
+        ("Sale time (HHMM)", "7", "sale_time_hhmm", 7),  # the number HHMM: 00:07
+        ("Sale time (HHMM)", "30", "sale_time_hhmm", 30),  # 00:30
+        ("Sale time (HHMM)", "24", "sale_time_hhmm", 24),  # 00:24
+        ("Sale time (HHMM)", "700", "sale_time_hhmm", 700),
         ("Sale time (HHMM)", "930", "sale_time_hhmm", 930),
+        ("Sale time (HHMM)", "0700", "sale_time_hhmm", 700),
+        ("Sale time (HHMM)", "00", "sale_time_hhmm", 0),
         ("Sale time (HHMM)", "0000", "sale_time_hhmm", 0),
         ("Sale time (HHMM)", "2359", "sale_time_hhmm", 2359),
         ("Last Updated Time", "2026-01-28T09:00:17Z", "source_updated_at", dt.datetime(2026, 1, 28, 9, 0, 17, tzinfo=UTC)),
@@ -452,8 +495,11 @@ def test_values(tmp_path: Path, zones: Path, column: str, value: str, output: st
         ("Sale Date M/D/CY", "00000101", "date"),
         ("Sale Date M/D/CY", "2023-01-01", "date"),
         ("Sale Date M/D/CY", "00", "date"),
-        ("Sale time (HHMM)", "24", "sale time"),
+        ("Sale time (HHMM)", "60", "sale time"),
+        ("Sale time (HHMM)", "99", "sale time"),
+        ("Sale time (HHMM)", "2400", "sale time"),
         ("Sale time (HHMM)", "1260", "sale time"),
+        ("Sale time (HHMM)", "7:00", "sale time"),
         ("Sale time (HHMM)", "12000", "sale time"),
         ("Sale time (HHMM)", "-1", "sale time"),
         ("Last Updated Time", "2026-01-28T09:00:60Z", "timestamp"),
@@ -617,7 +663,7 @@ def test_bad_zone_tables(tmp_path: Path) -> None:
         path = tmp_path / "zones.csv"
         path.write_text(bad)
         (tmp_path / "in.csv").write_bytes(b"Lot number\n1\n")
-        with pytest.raises(ReferenceReaderError) as e:
+        with pytest.raises(VinopsError) as e:
             ReferenceReader(tmp_path / "in.csv", zones=path)
         assert e.value.code == "zones"
         reference._ZONES_CACHE.clear()
@@ -672,7 +718,7 @@ def test_announcement_codes_without_the_domain(tmp_path: Path, zones: Path) -> N
     [{"colour": {"RED": 1}}, {"color": {"RED": 1, " red ": 2}}, {"color": {"RED": 40000}}],
 )
 def test_bad_taxonomy(tmp_path: Path, zones: Path, taxonomy: dict) -> None:
-    with pytest.raises(ReferenceReaderError) as e:
+    with pytest.raises(VinopsError) as e:
         read_bytes(tmp_path, b"Lot number\n1\n", zones, taxonomy=taxonomy)
     assert e.value.code == "taxonomy"
 
@@ -686,24 +732,27 @@ def test_batches_stream_in_batch_size(tmp_path: Path, zones: Path) -> None:
     _, summary, batches = read_bytes(tmp_path, data, zones, batch_size=2)
     assert [b.num_rows for b in batches] == [2, 2, 1]
     assert set(summary) == {"sha256", "rows_in", "rows_ok", "rows_quarantined", "quarantine", "unknown",
-                            "categorical_cells", "extra_columns", "bytes", "seconds"}  # fmt: skip
+                            "categorical_cells", "extra_columns", "missing_columns", "header_width", "bytes",
+                            "seconds", "finished"}  # fmt: skip
     assert (summary["rows_in"], summary["rows_ok"], summary["rows_quarantined"]) == (6, 5, 1)
     _, _, batches = read_bytes(tmp_path, b"Lot number\n", zones)
     assert batches == []
 
 
-def test_summary_only_after_the_batches(tmp_path: Path, zones: Path) -> None:
+def test_summary_is_complete_once_finished(tmp_path: Path, zones: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_bytes(b"Lot number\n1\n")
     reader = ReferenceReader(path, zones=zones)
     assert reader.schema == SCHEMA
-    with pytest.raises(RuntimeError):
-        reader.summary()
+    before = reader.summary()
+    assert (before["finished"], before["sha256"], before["rows_in"]) == (False, None, 0)
     batches = reader.batches()
     with pytest.raises(RuntimeError):
         reader.batches()
     assert sum(b.num_rows for b in batches) == 1
-    assert reader.summary()["rows_ok"] == 1
+    after = reader.summary()
+    assert (after["finished"], after["rows_ok"]) == (True, 1)
+    assert after["sha256"] == hashlib.sha256(b"Lot number\n1\n").hexdigest()
 
 
 def test_line_break_split_across_reads(tmp_path: Path, zones: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,7 +28,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 
-__all__ = ["MAX_RECORD", "SCHEMA", "ReferenceReaderError", "ReferenceReader", "ZONES_PATH", "check_digit"]
+from vinops._core import VinopsError
+
+__all__ = ["MAX_RECORD", "SCHEMA", "ReferenceReader", "VinopsError", "ZONES_PATH", "check_digit"]
 
 #: Longest record accepted, in bytes, not counting its line break (§1).
 MAX_RECORD = 1 << 20
@@ -43,17 +45,13 @@ _READ_CHUNK = 4 << 20
 # Errors
 
 
-class ReferenceReaderError(ValueError):
-    """A file that cannot be read at all. `.code` is the stable code the Rust core's `VinopsError` has
-    (`empty_file`, `missing_lot_number_column`, `taxonomy`, `zones`); str() is "<code>: <message>"."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-
-
-def _error(code: str, message: str) -> ReferenceReaderError:
-    return ReferenceReaderError(code, message)
+def _error(code: str, message: str) -> VinopsError:
+    """The Rust core's exception (`vinops.VinopsError`), so that callers catch one type whichever engine
+    runs. `.code` is one of the core's stable codes (`io`, `empty_file`, `missing_lot_number_column`,
+    `taxonomy`) or, for a replacement zone table given to the reference only, `zones`."""
+    error = VinopsError(message)
+    error.code = code
+    return error
 
 
 # --------------------------------------------------------------------------------------------------
@@ -245,6 +243,20 @@ _INPUTS: list[_Input] = [
 
 #: Other header names (after folding) that mean the same input.
 _ALIASES = {"Copart Select": "Wholesale", "Lot ACV": "Est. Retail Value"}
+
+#: The current header names in the order of the 59-column header (vinops_core/src/header.rs `NAMES`):
+#: `missing_columns` lists the absent ones in this order.
+_HEADER_ORDER: tuple[str, ...] = (
+    "Id", "Yard number", "Yard name", "Sale Date M/D/CY", "Day of Week", "Sale time (HHMM)", "Time Zone", "Item#",
+    "Lot number", "Vehicle Type", "Year", "Make", "Model Group", "Model Detail", "Body Style", "Color",
+    "Damage Description", "Secondary Damage", "Sale Title State", "Sale Title Type", "Has Keys-Yes or No",
+    "Lot Cond. Code", "VIN", "Odometer", "Odometer Brand", "Est. Retail Value", "Repair cost", "Engine", "Drive",
+    "Transmission", "Fuel Type", "Cylinders", "Runs/Drives", "Sale Status", "High Bid =non-vix,Sealed=Vix",
+    "Special Note", "Location city", "Location state", "Location ZIP", "Location country", "Currency Code",
+    "Image Thumbnail", "Create Date/Time", "Grid/Row", "Make-an-Offer Eligible", "Buy-It-Now Price", "Image URL",
+    "Trim", "Last Updated Time", "Rentals", "Wholesale", "Seller Name", "Offsite Address1", "Offsite State",
+    "Offsite City", "Offsite Zip", "Sale Light", "AutoGrade", "Announcements",
+)  # fmt: skip
 
 #: Taxonomy domain → the text columns it codes (each gets `<column>_code`).
 _DOMAIN_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -644,16 +656,14 @@ def parse_sale_date(text: str) -> int | None:
 
 
 def parse_sale_time(text: str) -> int | None:
-    """`0` (exactly) → NULL; `H`, `HH` (whole hours), `HMM`, `HHMM`; hours ≤ 23, minutes ≤ 59 → the number
-    HH*100+MM (so `00` and `0000` are midnight, 0, not NULL)."""
+    """`0` (exactly) → NULL; otherwise 1-4 ASCII digits read as the number HHMM written without leading
+    zeros (`700` is 07:00, `30` is 00:30, `7` is 00:07): hours = v // 100 ≤ 23, minutes = v % 100 ≤ 59.
+    `00`, `000` and `0000` are midnight (0), not NULL."""
     if text == "0":
         return None
     if not 1 <= len(text) <= 4 or not text.isascii() or not text.isdigit():
         raise _Invalid("sale time")
-    if len(text) <= 2:
-        hours, minutes = int(text), 0
-    else:
-        hours, minutes = int(text[:-2]), int(text[-2:])
+    hours, minutes = divmod(int(text), 100)
     if hours > 23 or minutes > 59:
         raise _Invalid("sale time")
     return hours * 100 + minutes
@@ -849,16 +859,20 @@ def _fold_taxonomy(taxonomy: Mapping[str, Mapping[str, int]] | None) -> dict[str
     folded: dict[str, dict[str, int]] = {}
     for domain, values in (taxonomy or {}).items():
         if domain not in _DOMAIN_COLUMNS:
-            raise _error("taxonomy", f"unknown domain {domain!r}")
+            raise _error("taxonomy", f"invalid taxonomy mapping: unknown domain {domain!r}")
         table: dict[str, int] = {}
         for raw, code in values.items():
             if isinstance(code, bool) or not isinstance(code, int) or not -(1 << 15) <= code < (1 << 15):
-                raise _error("taxonomy", f"{domain}: code {code!r} of {raw!r} is not an int16")
+                raise _error("taxonomy", f"invalid taxonomy mapping: {domain}: code {code!r} of {raw!r} is not an int16")
             key = _fold_value(raw)
             if not key:
                 continue  # a value is never empty after trimming, so an empty key can never match
             if table.get(key, code) != code:
-                raise _error("taxonomy", f"{domain}: {raw!r} folds to {key!r}, which already has code {table[key]}")
+                raise _error(
+                    "taxonomy",
+                    f"invalid taxonomy mapping: {domain}: {raw!r} folds to {key!r}, which is mapped to both "
+                    f"{table[key]} and {code}",
+                )
             table[key] = code
         folded[domain] = table
     return folded
@@ -868,21 +882,28 @@ def _fold_taxonomy(taxonomy: Mapping[str, Mapping[str, int]] | None) -> dict[str
 # §2 Header
 
 
-def _map_header(names: list[str]) -> tuple[dict[str, int], list[str]]:
-    """{output column: field index} for the known names (the first of two that map to the same input wins)
-    and the names left over, in header order."""
-    by_folded = {_fold_header(i.name): i.column for i in _INPUTS}
-    for alias, canonical in _ALIASES.items():
-        by_folded[_fold_header(alias)] = by_folded[_fold_header(canonical)]
+def _map_header(names: list[str]) -> tuple[dict[str, int], list[str], list[str]]:
+    """{output column: field index} for the known names, the names left over (`extra_columns`, in header
+    order) and the current names of the known inputs the header lacks (`missing_columns`, in `_HEADER_ORDER`).
+
+    Current names are matched first, then aliases: when a file has both spellings of a field, the current
+    one feeds it and the alias is an extra column, whatever the order. Of two columns with the same
+    spelling, the first feeds the field. `names` are trimmed already."""
+    current = {_fold_header(i.name): i.column for i in _INPUTS}
+    aliases = {_fold_header(alias): current[_fold_header(name)] for alias, name in _ALIASES.items()}
+    folded = [_fold_header(name) for name in names]
     index: dict[str, int] = {}
-    extra: list[str] = []
-    for i, name in enumerate(names):
-        column = by_folded.get(_fold_header(name))
-        if column is None or column in index:
-            extra.append(name)
-        else:
-            index[column] = i
-    return index, extra
+    used = [False] * len(names)
+    for table in (current, aliases):
+        for i, key in enumerate(folded):
+            column = table.get(key)
+            if column is not None and not used[i] and column not in index:
+                index[column] = i
+                used[i] = True
+    extra = [name for name, u in zip(names, used, strict=True) if not u]
+    column_of_name = {i.name: i.column for i in _INPUTS}
+    missing = [name for name in _HEADER_ORDER if column_of_name[name] not in index]
+    return index, extra, missing
 
 
 # --------------------------------------------------------------------------------------------------
@@ -898,8 +919,8 @@ class _Quarantined(Exception):
 
 class ReferenceReader:
     """Reads one Copart sales-data CSV into batches of `SCHEMA`. The header is read when the reader is made
-    (raising `ReferenceReaderError` with code `empty_file` or `missing_lot_number_column`); `batches()` streams
-    the rows once; `summary()` is valid after the batches are exhausted.
+    (raising `VinopsError` with code `io`, `empty_file`, `missing_lot_number_column` or `taxonomy`);
+    `batches()` streams the rows once; `summary()` is complete once the batches are exhausted.
 
     `zones` (not part of the Rust reader's interface) replaces the shared zone table, for tests."""
 
@@ -918,25 +939,29 @@ class ReferenceReader:
         self._batch_size = batch_size
         self._taxonomy = _fold_taxonomy(taxonomy)
         self._zones = _load_zones(ZONES_PATH if zones is None else zones)
-        self._file = open(path, "rb")  # noqa: SIM115 - closed when the batches end
+        self._path = os.fspath(path)
+        try:
+            self._file = open(path, "rb")  # noqa: SIM115 - closed when the batches end
+        except OSError as e:
+            raise _error("io", f"cannot read {self._path}: {e}") from e
         try:
             self._records = _RecordStream(self._file)
             header = self._records.next_record(None)
             if header is None:
                 raise _error("empty_file", "the file is empty")
-            if header.fields is None:
-                raise _error(
-                    "missing_lot_number_column",
-                    f"not a Copart sales-data CSV: the header is longer than {MAX_RECORD} bytes",
-                )
-            self._header = [_trim(_decode(f)[0]) for f in header.fields]
-            self._index, self._extra = _map_header(self._header)
+            # A header too long to be a record is one name (its first MAX_RECORD bytes), as in the core.
+            names = [_decode(f)[0] for f in header.fields] if header.fields is not None else [_decode(header.raw)[0]]
+            self._header = [_trim(name) for name in names]
+            self._index, self._extra, self._missing = _map_header(self._header)
             if "lot_number" not in self._index:
-                start = _decode(header.raw[:60])[0]
+                start = ",".join(names)[:80]
                 raise _error(
                     "missing_lot_number_column",
                     f"not a Copart sales-data CSV: the header has no 'Lot number' column (it starts {start!r})",
                 )
+        except OSError as e:
+            self._file.close()
+            raise _error("io", f"cannot read {self._path}: {e}") from e
         except BaseException:
             self._file.close()
             raise
@@ -1128,17 +1153,21 @@ class ReferenceReader:
     # -- after the batches
 
     def summary(self) -> dict[str, Any]:
-        if not self._done:
-            raise RuntimeError("summary() is valid after the batches are exhausted")
+        """The keys of the Rust core's summary (vinops_core/src/python.rs). Complete once `finished` is true;
+        before that the counts so far, `sha256` None and `bytes` what has been read (buffering differs from
+        the core's, so only a finished summary is comparable)."""
         return {
-            "sha256": self._records.sha256.hexdigest(),
+            "sha256": self._records.sha256.hexdigest() if self._done else None,
             "rows_in": self._rows_in,
             "rows_ok": self._rows_ok,
             "rows_quarantined": len(self._quarantine),
-            "quarantine": list(self._quarantine),
+            "quarantine": [dict(q) for q in self._quarantine],
             "unknown": {domain: dict(counts) for domain, counts in self._unknown.items()},
             "categorical_cells": self._categorical_cells,
             "extra_columns": list(self._extra),
+            "missing_columns": list(self._missing),
+            "header_width": self._width,
             "bytes": self._records.bytes_read,
             "seconds": self._seconds,
+            "finished": self._done,
         }
