@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vinops import _core
+from vinops import _core, db, ingest
 
 
 def _print_json(obj: Any) -> None:
@@ -116,13 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_schema)
 
-    for module in ("vinops.db", "vinops.ingest"):
-        try:
-            mod = __import__(module, fromlist=["add_arguments"])
-        except ImportError:
-            continue
-        if hasattr(mod, "add_arguments"):
-            mod.add_arguments(sub)
+    db.add_arguments(sub)
+    ingest.add_arguments(sub)
     return parser
 
 
@@ -130,15 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except _core.VinopsError as e:
-        print(f"vinops: error: {e}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as e:
-        print(f"vinops: error: {e}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # `vinops schema | head`
         sys.stderr.close()
         return 0
+    except (_core.VinopsError, OSError, ValueError) as e:
+        print(f"vinops: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
