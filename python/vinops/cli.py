@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vinops import _core, db, ingest
+from vinops import _core, db, ingest, taxonomy
 
 
 def _print_json(obj: Any) -> None:
@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     db.add_arguments(sub)
     ingest.add_arguments(sub)
+    taxonomy.add_arguments(sub)
     return parser
 
 

@@ -16,6 +16,7 @@ from lotrows import lot, lots, snapshot, source
 
 from vinops.cli import main
 from vinops.config import Settings
+from vinops.db import migrations
 from vinops.ingest import ingest_file
 from vinops.rawstore import LocalRawStore
 from vinops.sample import write_sample
@@ -180,7 +181,7 @@ def test_cli_human_summary_and_errors(
 def test_cli_db_migrate(empty_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _cli(["db", "migrate", "--database-url", empty_db, "--json"], capsys)
     assert code == 0, err
-    assert json.loads(out)["applied"] == ["0001_init"]
+    assert json.loads(out)["applied"] == [m.label for m in migrations()]
     code, out, err = _cli(["db", "migrate", "--database-url", empty_db], capsys)
     assert code == 0 and "nothing to apply" in out
     code, out, err = _cli(["db", "migrate", "--database-url", "postgresql:///nowhere?host=/nonexistent"], capsys)
