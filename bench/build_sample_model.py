@@ -376,6 +376,7 @@ def build_titles(path: Path, state_counts: dict[str, int]) -> dict:
         next(f)
         for line in f:
             code, count, _desc, states = line.rstrip("\n").split("\t")
+            code = "" if code == "(empty)" else code  # the file's placeholder for an empty cell
             listed[code] = set()
             done = 0
             for part in states.split(","):
