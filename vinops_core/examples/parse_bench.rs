@@ -1,5 +1,5 @@
 //! Times the whole reader (split + normalize + Arrow) on a file, without Python:
-//! `cargo run --release --example parse_bench -- FILE [REPEAT] [TAXONOMY_DIR|none]`.
+//! `cargo run --release --example parse_bench -- FILE [REPEAT] [TAXONOMY_DIR|none|default] [BATCH_ROWS]`.
 //!
 //! With a taxonomy directory (default `sql/taxonomy` when it exists) the mapping of `values.csv`
 //! (`domain,raw,code`) and `terms.csv` (`domain,id,code,…`) is loaded as domain → raw → term id, as
@@ -45,9 +45,11 @@ fn main() {
     let repeat: usize = args.next().map(|r| r.parse().expect("REPEAT is a number")).unwrap_or(3);
     let taxonomy = match args.next() {
         Some(dir) if dir == "none" => None,
+        Some(dir) if dir == "default" => Some(Path::new("sql/taxonomy")).filter(|d| d.join("values.csv").exists()).map(mapping),
         Some(dir) => Some(mapping(Path::new(&dir))),
         None => Some(Path::new("sql/taxonomy")).filter(|d| d.join("values.csv").exists()).map(mapping),
     };
+    let batch_size: usize = args.next().map(|r| r.parse().expect("BATCH_ROWS is a number")).unwrap_or(ReaderOptions::default().batch_size);
     match &taxonomy {
         Some(m) => println!("taxonomy: {} domains, {} values", m.len(), m.values().map(HashMap::len).sum::<usize>()),
         None => println!("taxonomy: none"),
@@ -60,7 +62,7 @@ fn main() {
             None => Matcher::default(),
         };
         let started = Instant::now();
-        let mut reader = CopartReader::open(Path::new(&path), ReaderOptions { matcher, ..ReaderOptions::default() })
+        let mut reader = CopartReader::open(Path::new(&path), ReaderOptions { matcher, batch_size })
             .expect("header");
         let mut rows = 0;
         while let Some(batch) = reader.next_batch().expect("batch") {

@@ -24,6 +24,8 @@ pub struct Rejection {
 /// builds every call checks the column's name and kind against the schema.
 struct Writer<'a> {
     cols: &'a mut Columns,
+    /// The row's bit in the validity words.
+    shift: u32,
     at: usize,
     /// The next column of each kind: i16, i32, i64, f64, flag, text, date, time, code list.
     next: [usize; 9],
@@ -36,7 +38,7 @@ macro_rules! put {
             debug_assert_eq!(COLUMNS[self.at].name, name);
             debug_assert!(matches!(COLUMNS[self.at].kind, $($kind)|+), "column {name} is not {}", stringify!($fn));
             let k = self.next[$slot];
-            self.cols.$field[k].push(value);
+            self.cols.$field[k].push(value, self.shift);
             self.next[$slot] = k + 1;
             self.at += 1;
         }
@@ -78,6 +80,8 @@ struct Typed {
     autograde: Option<f64>,
 }
 
+#[cold]
+#[inline(never)]
 fn invalid(field: In, value: &str, what: &str) -> Rejection {
     Rejection { reason: "invalid_value", detail: format!("{}: '{}' is not a valid {}", NAMES[field as usize], value, what) }
 }
@@ -154,6 +158,8 @@ fn typed(inputs: &Inputs) -> Result<Typed, Rejection> {
 /// Builds batches row by row.
 pub struct BatchBuilder {
     header: HeaderMap,
+    /// `(input field, file column)` of every mapped field.
+    mapped: Vec<(usize, usize)>,
     cols: Columns,
     rows: usize,
     matcher: Matcher,
@@ -166,8 +172,10 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(header: HeaderMap, matcher: Matcher, capacity: usize) -> Self {
+        let mapped = header.column_of.iter().enumerate().filter_map(|(slot, col)| Some((slot, (*col)?))).collect();
         Self {
             header,
+            mapped,
             cols: Columns::new(capacity),
             rows: 0,
             matcher,
@@ -204,10 +212,9 @@ impl BatchBuilder {
         lossy.clear();
         let mut inputs: Inputs = [None; N_IN];
         if let Some(text) = fields.text() {
-            for (slot, col) in inputs.iter_mut().zip(self.header.column_of.iter()) {
-                if let Some(col) = col {
-                    *slot = Some(trim(text.get(*col))).filter(|s| !s.is_empty());
-                }
+            for &(slot, col) in &self.mapped {
+                let value = trim(text.get(col));
+                inputs[slot] = if value.is_empty() { None } else { Some(value) };
             }
         } else {
             // Invalid UTF-8 is rare: only then are lossy copies made. The flag says a value was replaced, so
@@ -272,7 +279,8 @@ impl BatchBuilder {
             }
         }
 
-        let mut w = Writer { cols, at: 0, next: [0; 9] };
+        let shift = cols.shift();
+        let mut w = Writer { cols, shift, at: 0, next: [0; 9] };
         w.i64("lot_number", Some(t.lot_number));
         w.time("source_updated_at", t.source_updated_at);
         w.i64("export_id", t.export_id);
@@ -358,6 +366,7 @@ impl BatchBuilder {
         w.flag("quote_repaired", Some(quote_repaired));
         w.flag("utf8_lossy", Some(utf8_lossy));
         debug_assert_eq!(w.at, COLUMNS.len());
+        cols.end_row();
     }
 
     /// The rows so far as one batch (None when there are none); the builders start empty again.

@@ -13,12 +13,14 @@ use arrow_schema::{DataType, Field};
 
 use crate::schema::{Kind, COLUMNS};
 
-/// A growable bitmap (LSB first, as Arrow lays bits out): whole words in `words`, the last partial one
-/// in `cur`.
+/// A growable bitmap (LSB first, as Arrow lays bits out): whole words in `words`, the word being filled
+/// in `cur`. Every bitmap of a batch has one bit per row, so the row's position in the word (`shift`)
+/// is computed once per row by [`Columns`], which also moves all bitmaps to their next word together.
 #[derive(Default)]
 struct Bits {
     words: Vec<u64>,
     cur: u64,
+    /// Set when the bitmap is taken out of its column.
     len: usize,
 }
 
@@ -27,18 +29,24 @@ impl Bits {
         Bits { words: Vec::with_capacity(bits.div_ceil(64)), cur: 0, len: 0 }
     }
 
+    /// Sets the bit of the current row (`shift` = row % 64; the bit is clear before).
     #[inline(always)]
-    fn push(&mut self, bit: bool) {
-        self.cur |= u64::from(bit) << (self.len % 64);
-        self.len += 1;
-        if self.len % 64 == 0 {
-            self.words.push(self.cur);
-            self.cur = 0;
-        }
+    fn set(&mut self, bit: bool, shift: u32) {
+        self.cur |= u64::from(bit) << shift;
     }
 
-    fn take(&mut self, rows: usize) -> Bits {
-        std::mem::replace(self, Bits::with_capacity(rows))
+    /// After the 64th row of the current word.
+    #[inline]
+    fn next_word(&mut self) {
+        self.words.push(self.cur);
+        self.cur = 0;
+    }
+
+    /// The bitmap of `len` rows; the column starts again with room for `rows`.
+    fn take(&mut self, rows: usize, len: usize) -> Bits {
+        let mut bits = std::mem::replace(self, Bits::with_capacity(rows));
+        bits.len = len;
+        bits
     }
 
     fn into_boolean_buffer(mut self) -> BooleanBuffer {
@@ -55,26 +63,36 @@ impl Bits {
     }
 }
 
+/// Rows staged before they are copied to the batch's buffers (see [`Columns`]).
+const STAGE: usize = 64;
+
 /// A column of fixed-width values.
 pub struct Prim<T> {
     values: Vec<T>,
+    /// The rows of the current stage.
+    stage: Vec<T>,
     valid: Bits,
 }
 
 impl<T: ArrowNativeType> Prim<T> {
     fn with_capacity(rows: usize) -> Self {
-        Prim { values: Vec::with_capacity(rows), valid: Bits::with_capacity(rows) }
+        Prim { values: Vec::with_capacity(rows), stage: Vec::with_capacity(STAGE), valid: Bits::with_capacity(rows) }
     }
 
     #[inline(always)]
-    pub fn push(&mut self, value: Option<T>) {
-        self.values.push(value.unwrap_or_default());
-        self.valid.push(value.is_some());
+    pub fn push(&mut self, value: Option<T>, shift: u32) {
+        self.stage.push(value.unwrap_or_default());
+        self.valid.set(value.is_some(), shift);
     }
 
-    fn take(&mut self, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>) {
+    fn flush(&mut self) {
+        self.values.extend_from_slice(&self.stage);
+        self.stage.clear();
+    }
+
+    fn take(&mut self, rows: usize, len: usize) -> (ScalarBuffer<T>, Option<NullBuffer>) {
         let values = std::mem::replace(&mut self.values, Vec::with_capacity(rows));
-        (ScalarBuffer::from(values), self.valid.take(rows).into_nulls())
+        (ScalarBuffer::from(values), self.valid.take(rows, len).into_nulls())
     }
 }
 
@@ -86,52 +104,82 @@ pub struct Flags {
 
 impl Flags {
     #[inline(always)]
-    pub fn push(&mut self, value: Option<bool>) {
-        self.values.push(value.unwrap_or(false));
-        self.valid.push(value.is_some());
+    pub fn push(&mut self, value: Option<bool>, shift: u32) {
+        self.values.set(value.unwrap_or(false), shift);
+        self.valid.set(value.is_some(), shift);
     }
 }
 
-/// A Utf8 column. Values are almost never empty strings (empty values are NULL), so no validity bit is
-/// kept per value: a value is NULL when it is empty, except the rows listed in `empty_valid`.
+/// A Utf8 column.
 pub struct Texts {
     offsets: Vec<i32>,
     data: Vec<u8>,
-    empty_valid: Vec<usize>,
+    valid: Bits,
+    /// The rows of the current stage: their text, and where each ends in it.
+    stage_data: Vec<u8>,
+    stage_ends: Vec<usize>,
 }
 
 impl Texts {
     fn with_capacity(rows: usize, bytes: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        Texts { offsets, data: Vec::with_capacity(bytes), empty_valid: Vec::new() }
+        Texts {
+            offsets,
+            data: Vec::with_capacity(bytes),
+            valid: Bits::with_capacity(rows),
+            stage_data: Vec::new(),
+            stage_ends: Vec::with_capacity(STAGE),
+        }
     }
 
     #[inline(always)]
-    pub fn push(&mut self, value: Option<&str>) {
+    pub fn push(&mut self, value: Option<&str>, shift: u32) {
         if let Some(s) = value {
-            if s.is_empty() {
-                self.empty_valid.push(self.offsets.len() - 1);
-            }
-            self.data.extend_from_slice(s.as_bytes());
+            append_short(&mut self.stage_data, s.as_bytes());
         }
-        self.offsets.push(offset(self.data.len()));
+        self.stage_ends.push(self.stage_data.len());
+        self.valid.set(value.is_some(), shift);
     }
 
-    fn nulls(&self) -> Option<NullBuffer> {
-        let mut valid = Bits::with_capacity(self.offsets.len() - 1);
-        for w in self.offsets.windows(2) {
-            valid.push(w[1] > w[0]);
+    fn flush(&mut self) {
+        let base = self.data.len();
+        self.offsets.extend(self.stage_ends.iter().map(|&end| offset(base + end)));
+        self.data.extend_from_slice(&self.stage_data);
+        self.stage_data.clear();
+        self.stage_ends.clear();
+    }
+}
+
+/// `out.extend_from_slice(bytes)`, with values up to 16 bytes (most of them) copied inline by two
+/// overlapping loads and stores instead of a call to `memcpy`.
+#[inline(always)]
+fn append_short(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    if !(4..=16).contains(&n) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.reserve(n);
+    let len = out.len();
+    // SAFETY: `reserve` made room for `n` more bytes after `len`; every read is inside `bytes` (n ≥ 4,
+    // and n ≥ 8 for the 8-byte reads), every write inside the room, and the first `len + n` bytes are
+    // initialized once `set_len` runs.
+    unsafe {
+        let src = bytes.as_ptr();
+        let dst = out.as_mut_ptr().add(len);
+        if n >= 8 {
+            let head = src.cast::<u64>().read_unaligned();
+            let tail = src.add(n - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(head);
+            dst.add(n - 8).cast::<u64>().write_unaligned(tail);
+        } else {
+            let head = src.cast::<u32>().read_unaligned();
+            let tail = src.add(n - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(head);
+            dst.add(n - 4).cast::<u32>().write_unaligned(tail);
         }
-        if valid.len % 64 != 0 {
-            valid.words.push(valid.cur);
-        }
-        for &row in &self.empty_valid {
-            valid.words[row / 64] |= 1u64 << (row % 64);
-        }
-        let words: Vec<u64> = valid.words.into_iter().map(u64::to_le).collect();
-        let bits = BooleanBuffer::new(Buffer::from_vec(words), 0, valid.len);
-        Some(NullBuffer::new(bits)).filter(|n| n.null_count() > 0)
+        out.set_len(len + n);
     }
 }
 
@@ -155,16 +203,20 @@ impl CodeLists {
     }
 
     #[inline(always)]
-    pub fn push(&mut self, value: Option<&[i16]>) {
+    pub fn push(&mut self, value: Option<&[i16]>, shift: u32) {
         if let Some(codes) = value {
             self.values.extend_from_slice(codes);
         }
         self.offsets.push(offset(self.values.len()));
-        self.valid.push(value.is_some());
+        self.valid.set(value.is_some(), shift);
     }
 }
 
 /// Every output column, grouped by kind; within a kind in schema order.
+///
+/// Rows are appended to small per-column stages of [`STAGE`] rows, which stay in cache, and each stage is
+/// then copied to its column's batch buffer in one piece: appending row by row straight to ~90 large
+/// buffers makes every row touch ~90 cold cache lines, which costs more than the copy.
 pub struct Columns {
     pub i16: Vec<Prim<i16>>,
     pub i32: Vec<Prim<i32>>,
@@ -176,6 +228,8 @@ pub struct Columns {
     pub times: Vec<Prim<i64>>,
     pub codes: Vec<CodeLists>,
     rows: usize,
+    /// Rows appended since the last finish.
+    len: usize,
 }
 
 impl Columns {
@@ -191,6 +245,7 @@ impl Columns {
             times: Vec::new(),
             codes: Vec::new(),
             rows,
+            len: 0,
         };
         for col in COLUMNS {
             match col.kind {
@@ -208,10 +263,73 @@ impl Columns {
         c
     }
 
+    /// The position of the row being appended in its bitmap word (see [`Bits`]).
+    #[inline(always)]
+    pub fn shift(&self) -> u32 {
+        (self.len % 64) as u32
+    }
+
+    /// Copies the staged rows of every column to its batch buffer.
+    fn flush(&mut self) {
+        for p in &mut self.i16 {
+            p.flush();
+        }
+        for p in self.i32.iter_mut().chain(self.dates.iter_mut()) {
+            p.flush();
+        }
+        for p in self.i64.iter_mut().chain(self.times.iter_mut()) {
+            p.flush();
+        }
+        for p in &mut self.f64 {
+            p.flush();
+        }
+        for t in &mut self.texts {
+            t.flush();
+        }
+    }
+
+    /// After a row was appended to every column.
+    #[inline]
+    pub fn end_row(&mut self) {
+        self.len += 1;
+        if self.len % STAGE == 0 {
+            self.flush();
+        }
+        if self.len % 64 == 0 {
+            for p in &mut self.i16 {
+                p.valid.next_word();
+            }
+            for p in &mut self.i32 {
+                p.valid.next_word();
+            }
+            for p in self.i64.iter_mut().chain(self.times.iter_mut()) {
+                p.valid.next_word();
+            }
+            for p in &mut self.f64 {
+                p.valid.next_word();
+            }
+            for p in &mut self.dates {
+                p.valid.next_word();
+            }
+            for f in &mut self.flags {
+                f.values.next_word();
+                f.valid.next_word();
+            }
+            for c in &mut self.codes {
+                c.valid.next_word();
+            }
+            for t in &mut self.texts {
+                t.valid.next_word();
+            }
+        }
+    }
+
     /// The columns as Arrow arrays in schema order; the buffers start empty again, sized for `self.rows`
     /// rows (and, for text, the bytes per row seen in this batch).
     pub fn finish(&mut self) -> Vec<ArrayRef> {
         let rows = self.rows;
+        self.flush();
+        let len = std::mem::take(&mut self.len);
         let mut at = [0usize; 9];
         let mut next = |k: usize| {
             at[k] += 1;
@@ -221,54 +339,57 @@ impl Columns {
         for col in COLUMNS {
             let array: ArrayRef = match col.kind {
                 Kind::Int16 => {
-                    let (v, n) = self.i16[next(0)].take(rows);
+                    let (v, n) = self.i16[next(0)].take(rows, len);
                     Arc::new(PrimitiveArray::<Int16Type>::new(v, n))
                 }
                 Kind::Int32 => {
-                    let (v, n) = self.i32[next(1)].take(rows);
+                    let (v, n) = self.i32[next(1)].take(rows, len);
                     Arc::new(PrimitiveArray::<Int32Type>::new(v, n))
                 }
                 Kind::Int64 => {
-                    let (v, n) = self.i64[next(2)].take(rows);
+                    let (v, n) = self.i64[next(2)].take(rows, len);
                     Arc::new(PrimitiveArray::<Int64Type>::new(v, n))
                 }
                 Kind::Float64 => {
-                    let (v, n) = self.f64[next(3)].take(rows);
+                    let (v, n) = self.f64[next(3)].take(rows, len);
                     Arc::new(PrimitiveArray::<Float64Type>::new(v, n))
                 }
                 Kind::Bool => {
                     let f = &mut self.flags[next(4)];
-                    let values = f.values.take(rows).into_boolean_buffer();
-                    Arc::new(BooleanArray::new(values, f.valid.take(rows).into_nulls()))
+                    let values = f.values.take(rows, len).into_boolean_buffer();
+                    Arc::new(BooleanArray::new(values, f.valid.take(rows, len).into_nulls()))
                 }
                 Kind::Text => {
                     let t = &mut self.texts[next(5)];
                     let n = t.offsets.len() - 1;
                     let bytes = t.data.len();
                     let fresh = Texts::with_capacity(rows, (bytes / n.max(1) + 1).saturating_mul(rows).min(1 << 30));
-                    let nulls = t.nulls();
-                    let Texts { offsets, data, .. } = std::mem::replace(t, fresh);
+                    let nulls = t.valid.take(rows, len).into_nulls();
+                    let Texts { offsets, data, stage_data, stage_ends, .. } = std::mem::replace(t, fresh);
+                    // The (empty) stage keeps its room.
+                    (t.stage_data, t.stage_ends) = (stage_data, stage_ends);
                     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
                     // SAFETY: `data` only ever receives whole `&str`s, and every offset is the data length
                     // after one of them, so each value is valid UTF-8 on its own.
                     Arc::new(unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(data), nulls) })
                 }
                 Kind::Date => {
-                    let (v, n) = self.dates[next(6)].take(rows);
+                    let (v, n) = self.dates[next(6)].take(rows, len);
                     Arc::new(PrimitiveArray::<Date32Type>::new(v, n))
                 }
                 Kind::UtcTime => {
-                    let (v, n) = self.times[next(7)].take(rows);
+                    let (v, n) = self.times[next(7)].take(rows, len);
                     Arc::new(PrimitiveArray::<TimestampMicrosecondType>::new(v, n).with_timezone("UTC"))
                 }
                 Kind::NaiveTime => {
-                    let (v, n) = self.times[next(7)].take(rows);
+                    let (v, n) = self.times[next(7)].take(rows, len);
                     Arc::new(PrimitiveArray::<TimestampMicrosecondType>::new(v, n))
                 }
                 Kind::CodeList => {
                     let c = &mut self.codes[next(8)];
                     let values_cap = c.values.len();
-                    let CodeLists { offsets, values, valid } = std::mem::replace(c, CodeLists::with_capacity(rows));
+                    let CodeLists { offsets, values, mut valid } = std::mem::replace(c, CodeLists::with_capacity(rows));
+                    valid.len = len;
                     c.values.reserve(values_cap);
                     let field = Arc::new(Field::new("item", DataType::Int16, false));
                     let values = Arc::new(Int16Array::new(ScalarBuffer::from(values), None));
@@ -278,5 +399,24 @@ impl Columns {
             out.push(array);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_short_appends_every_length() {
+        let src: Vec<u8> = (0..40u8).collect();
+        let mut out = Vec::new();
+        let mut want = Vec::new();
+        for n in 0..=40 {
+            for start in 0..=(40 - n).min(3) {
+                append_short(&mut out, &src[start..start + n]);
+                want.extend_from_slice(&src[start..start + n]);
+                assert_eq!(out, want, "{n} {start}");
+            }
+        }
     }
 }

@@ -22,14 +22,16 @@ pub struct Fields {
     buf: Vec<u8>,
     /// `(start, end)`; `start & OWNED` set: a range of `buf`.
     spans: Vec<(u32, u32)>,
-    total: usize,
+    /// Set by the strict pass when every byte it scanned (a superset of the record's bytes) is ASCII, so
+    /// the record is valid UTF-8 without a second look; only [`Fields::scanned_row`] relies on it.
+    ascii: bool,
 }
 
 impl Fields {
     pub fn clear(&mut self) {
         self.buf.clear();
         self.spans.clear();
-        self.total = 0;
+        self.ascii = false;
     }
     pub fn len(&self) -> usize {
         self.spans.len()
@@ -39,23 +41,28 @@ impl Fields {
     }
     /// Total bytes of all fields together.
     pub fn total_bytes(&self) -> usize {
-        self.total
+        self.spans.iter().map(|&(start, end)| (end - (start & !OWNED)) as usize).sum()
     }
     /// The fields, with `input` the slice the pass that filled them was given.
     pub fn row<'a>(&'a self, input: &'a [u8]) -> Row<'a> {
-        Row { input, fields: self }
+        Row { input, fields: self, ascii: false }
+    }
+
+    /// Like [`Fields::row`], for the caller that just ran the pass: `input` must be a prefix of the slice
+    /// the pass was given, unchanged since (the record reader's case). Then a record the strict pass saw
+    /// as all ASCII skips the UTF-8 check in [`Row::text`].
+    pub(crate) fn scanned_row<'a>(&'a self, input: &'a [u8]) -> Row<'a> {
+        Row { input, fields: self, ascii: self.ascii }
     }
 
     #[inline]
     fn push_span(&mut self, start: usize, end: usize) {
         // Inputs are at most a record window (about 1 MiB), far below 2^31.
-        self.total += end - start;
         self.spans.push((start as u32, end as u32));
     }
     #[inline]
     fn push_owned(&mut self, start: usize) {
         let end = self.buf.len();
-        self.total += end - start;
         self.spans.push((start as u32 | OWNED, end as u32));
     }
 }
@@ -65,6 +72,8 @@ impl Fields {
 pub struct Row<'a> {
     input: &'a [u8],
     fields: &'a Fields,
+    /// The strict pass saw only ASCII bytes (see [`Fields::scanned_row`]).
+    ascii: bool,
 }
 
 impl<'a> Row<'a> {
@@ -76,7 +85,7 @@ impl<'a> Row<'a> {
     }
     /// Total bytes of all fields together.
     pub fn total_bytes(&self) -> usize {
-        self.fields.total
+        self.fields.total_bytes()
     }
     /// Field `i` (raw bytes, untrimmed).
     #[inline]
@@ -96,9 +105,19 @@ impl<'a> Row<'a> {
     /// field). Field boundaries fall on ASCII delimiters and every byte of the input outside the fields
     /// is an ASCII delimiter, quote or line break, so the input is valid exactly when every field is.
     pub fn text(&self) -> Option<RowText<'a>> {
+        if self.ascii {
+            debug_assert!(self.input.is_ascii() && self.fields.buf.is_ascii());
+            // SAFETY: `ascii` is only set by `Fields::scanned_row`, whose caller guarantees `input` is
+            // (a prefix of) what the strict pass scanned, unchanged; that pass saw no byte ≥ 0x80 in it,
+            // and `buf` holds copies of its bytes. ASCII is valid UTF-8.
+            let (input, buf) = unsafe {
+                (std::str::from_utf8_unchecked(self.input), std::str::from_utf8_unchecked(&self.fields.buf))
+            };
+            return Some(RowText { input, buf, spans: &self.fields.spans, ascii: true });
+        }
         let input = std::str::from_utf8(self.input).ok()?;
         let buf = std::str::from_utf8(&self.fields.buf).ok()?;
-        Some(RowText { input, buf, spans: &self.fields.spans })
+        Some(RowText { input, buf, spans: &self.fields.spans, ascii: false })
     }
 }
 
@@ -108,6 +127,8 @@ pub struct RowText<'a> {
     input: &'a str,
     buf: &'a str,
     spans: &'a [(u32, u32)],
+    /// `input` and `buf` are ASCII, so every index is a char boundary.
+    ascii: bool,
 }
 
 impl<'a> RowText<'a> {
@@ -115,10 +136,12 @@ impl<'a> RowText<'a> {
     #[inline]
     pub fn get(&self, i: usize) -> &'a str {
         let (start, end) = self.spans[i];
-        if start & OWNED == 0 {
-            &self.input[start as usize..end as usize]
+        let (text, start) = if start & OWNED == 0 { (self.input, start) } else { (self.buf, start & !OWNED) };
+        if self.ascii {
+            // SAFETY: a slice (bounds-checked) of ASCII text is ASCII, so valid UTF-8.
+            unsafe { std::str::from_utf8_unchecked(&text.as_bytes()[start as usize..end as usize]) }
         } else {
-            &self.buf[(start & !OWNED) as usize..end as usize]
+            &text[start as usize..end as usize]
         }
     }
 }
@@ -170,11 +193,13 @@ struct Blocks<'a> {
     base: usize,
     quotes: u64,
     seps: u64,
+    /// OR of the non-ASCII byte masks of every block loaded so far.
+    high: u64,
 }
 
 impl<'a> Blocks<'a> {
     fn new(input: &'a [u8]) -> Self {
-        let mut b = Blocks { input, base: 0, quotes: 0, seps: 0 };
+        let mut b = Blocks { input, base: 0, quotes: 0, seps: 0, high: 0 };
         b.load(0);
         b
     }
@@ -185,13 +210,16 @@ impl<'a> Blocks<'a> {
         self.base = base;
         let rest = &self.input[base.min(self.input.len())..];
         if rest.len() >= 64 {
-            (self.quotes, self.seps) = masks64(rest[..64].try_into().expect("64 bytes"));
+            let h;
+            (self.quotes, self.seps, h) = masks64(rest[..64].try_into().expect("64 bytes"));
+            self.high |= h;
         } else {
             let mut block = [0u8; 64];
             block[..rest.len()].copy_from_slice(rest);
-            let (q, s) = masks64(&block);
+            let (q, s, h) = masks64(&block);
             let keep = if rest.is_empty() { 0 } else { u64::MAX >> (64 - rest.len()) };
             (self.quotes, self.seps) = (q & keep, s & keep);
+            self.high |= h;
         }
     }
 
@@ -207,15 +235,27 @@ impl<'a> Blocks<'a> {
         self.next(from, false)
     }
 
+    /// The common case inline: `from` is in the loaded block and a match follows it there.
     #[inline(always)]
-    fn next(&mut self, mut from: usize, quote: bool) -> Option<usize> {
+    fn next(&mut self, from: usize, quote: bool) -> Option<usize> {
+        let off = from.wrapping_sub(self.base);
+        if off < 64 {
+            let mask = if quote { self.quotes } else { self.seps };
+            let m = mask >> off;
+            if m != 0 {
+                return Some(from + m.trailing_zeros() as usize);
+            }
+        }
+        self.next_slow(from, quote)
+    }
+
+    #[inline(never)]
+    fn next_slow(&mut self, mut from: usize, quote: bool) -> Option<usize> {
         loop {
-            if from >= self.base + 64 {
+            if from >= self.base + 64 || from < self.base {
                 if from >= self.input.len() {
                     return None;
                 }
-                self.load(from);
-            } else if from < self.base {
                 self.load(from);
             }
             let mask = if quote { self.quotes } else { self.seps };
@@ -231,10 +271,45 @@ impl<'a> Blocks<'a> {
     }
 }
 
-/// `(quotes, separators)` bit masks of 64 bytes.
+/// `(quotes, separators, non-ASCII bytes)` bit masks of 64 bytes: with AVX2 when the CPU has it.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn masks64(block: &[u8; 64]) -> (u64, u64) {
+fn masks64(block: &[u8; 64]) -> (u64, u64, u64) {
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above; the answer is cached).
+        unsafe { masks64_avx2(block) }
+    } else {
+        masks64_sse2(block)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn masks64_avx2(block: &[u8; 64]) -> (u64, u64, u64) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
+    };
+    let quote = _mm256_set1_epi8(b'"' as i8);
+    let comma = _mm256_set1_epi8(b',' as i8);
+    let lf = _mm256_set1_epi8(b'\n' as i8);
+    let cr = _mm256_set1_epi8(b'\r' as i8);
+    let mut q = 0u64;
+    let mut s = 0u64;
+    let mut h = 0u64;
+    for k in 0..2 {
+        // SAFETY: each load reads 32 bytes inside `block`.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
+        let sm = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, comma), _mm256_cmpeq_epi8(v, lf)), _mm256_cmpeq_epi8(v, cr));
+        q |= u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote)) as u32) << (32 * k);
+        s |= u64::from(_mm256_movemask_epi8(sm) as u32) << (32 * k);
+        h |= u64::from(_mm256_movemask_epi8(v) as u32) << (32 * k);
+    }
+    (q, s, h)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn masks64_sse2(block: &[u8; 64]) -> (u64, u64, u64) {
     use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
     // SAFETY: SSE2 is part of the x86_64 baseline; each load reads 16 bytes inside `block`.
     unsafe {
@@ -244,28 +319,32 @@ fn masks64(block: &[u8; 64]) -> (u64, u64) {
         let cr = _mm_set1_epi8(b'\r' as i8);
         let mut q = 0u64;
         let mut s = 0u64;
+        let mut h = 0u64;
         for k in 0..4 {
             let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+            h |= u64::from(_mm_movemask_epi8(v) as u32 as u16) << (16 * k);
             let qm = _mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) as u32 as u16;
             let sm = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)), _mm_cmpeq_epi8(v, cr));
             let sm = _mm_movemask_epi8(sm) as u32 as u16;
             q |= u64::from(qm) << (16 * k);
             s |= u64::from(sm) << (16 * k);
         }
-        (q, s)
+        (q, s, h)
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn masks64(block: &[u8; 64]) -> (u64, u64) {
+fn masks64(block: &[u8; 64]) -> (u64, u64, u64) {
     let mut q = 0u64;
     let mut s = 0u64;
+    let mut h = 0u64;
     for (k, &b) in block.iter().enumerate() {
         q |= u64::from(b == b'"') << k;
         s |= u64::from(matches!(b, b',' | b'\n' | b'\r')) << k;
+        h |= u64::from(b >= 0x80) << k;
     }
-    (q, s)
+    (q, s, h)
 }
 
 /// The strict RFC 4180 pass over one record starting at `input[0]`; fields go to `out` (cleared first).
@@ -313,6 +392,7 @@ pub fn strict(input: &[u8], at_eof: bool, out: &mut Fields) -> Scan {
                         return match break_end(input, q + 1, at_eof) {
                             Some(end) => {
                                 finish_quoted(out, input, seg_start, j, q, owned);
+                                out.ascii = blocks.high == 0;
                                 Scan::Complete { end, irregular: false }
                             }
                             None => Scan::Incomplete,
@@ -324,6 +404,7 @@ pub fn strict(input: &[u8], at_eof: bool, out: &mut Fields) -> Scan {
                     }
                     None if at_eof => {
                         finish_quoted(out, input, seg_start, j, q, owned);
+                        out.ascii = blocks.high == 0;
                         return Scan::Complete { end: n, irregular: false };
                     }
                     None => return Scan::Incomplete,
@@ -337,6 +418,7 @@ pub fn strict(input: &[u8], at_eof: bool, out: &mut Fields) -> Scan {
                         return Scan::Incomplete;
                     }
                     out.push_span(i.min(n), n);
+                    out.ascii = blocks.high == 0;
                     return Scan::Complete { end: n, irregular: false };
                 }
                 Some(p) => {
@@ -348,6 +430,7 @@ pub fn strict(input: &[u8], at_eof: bool, out: &mut Fields) -> Scan {
                             return Scan::Incomplete;
                         };
                         out.push_span(i, p);
+                        out.ascii = blocks.high == 0;
                         return Scan::Complete { end, irregular: false };
                     }
                 }
@@ -652,15 +735,46 @@ mod tests {
                 let want = strict_reference(&input, at_eof);
                 let got = strict(&input, at_eof, &mut f);
                 assert_eq!(got, want.0, "{:?} at_eof={at_eof}", String::from_utf8_lossy(&input));
-                if matches!(got, Scan::Complete { irregular: false, .. }) {
+                if let Scan::Complete { end, irregular: false } = got {
                     let fields: Vec<Vec<u8>> = f.row(&input).iter().map(<[u8]>::to_vec).collect();
                     assert_eq!(fields, want.1, "{:?}", String::from_utf8_lossy(&input));
+                    // The ASCII shortcut gives the same text as the checked path.
+                    let checked = f.row(&input[..end]).text().map(|t| (0..f.len()).map(|i| t.get(i).to_string()).collect::<Vec<_>>());
+                    let scanned = f.scanned_row(&input[..end]).text().map(|t| (0..f.len()).map(|i| t.get(i).to_string()).collect::<Vec<_>>());
+                    assert_eq!(scanned, checked);
                 }
                 // Every prefix too (the streaming reader retries with more bytes).
                 let cut = next(input.len() as u64 + 1);
                 let want = strict_reference(&input[..cut], false);
                 assert_eq!(strict(&input[..cut], false, &mut f), want.0);
             }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_sse2_masks_agree() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..10_000 {
+            let mut block = [0u8; 64];
+            for b in &mut block {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *b = match state % 8 {
+                    0 => b'"',
+                    1 => b',',
+                    2 => b'\n',
+                    3 => b'\r',
+                    4 => (state >> 8) as u8,
+                    _ => b'a',
+                };
+            }
+            // SAFETY: AVX2 is present (checked above).
+            assert_eq!(unsafe { masks64_avx2(&block) }, masks64_sse2(&block));
         }
     }
 

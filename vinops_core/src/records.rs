@@ -10,6 +10,8 @@
 //! after the line's break, the rest of the line being read and hashed but not buffered.
 
 use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::Arc;
 
 use memchr::{memchr2, memchr2_iter};
 use sha2::{Digest, Sha256};
@@ -57,8 +59,9 @@ enum Step {
 /// out as exactly one [`Event`]; blank lines are skipped.
 pub struct RecordReader<R: Read> {
     inner: R,
-    /// `buf[start..end]` is read but not consumed; `buf.len()` is fixed (allocated on first fill).
-    buf: Vec<u8>,
+    /// `buf[start..end]` is read but not consumed; `buf.len()` is fixed (allocated on first fill). Shared
+    /// with the hashing thread, which reads the bytes just read from it (see [`Hasher`]).
+    buf: Arc<Vec<u8>>,
     start: usize,
     end: usize,
     eof: bool,
@@ -77,32 +80,43 @@ pub struct RecordReader<R: Read> {
 
 /// Bytes after which the SHA-256 moves to a thread of its own (when the process may use more than one
 /// core): small inputs never start one.
-const HASH_THREAD_AFTER: u64 = 8 << 20;
-/// Chunks in flight to the hashing thread, at most (each up to one read).
+const HASH_THREAD_AFTER: u64 = 2 << 20;
+/// Room in the channel to the hashing thread (the reader waits for the thread before refilling its
+/// buffer, so at most one range is in flight).
 const HASH_QUEUE: usize = 4;
 
 /// The SHA-256 of everything read: computed inline, or (for a long input on a machine with a spare core)
-/// by a thread fed copies of the chunks in order, so it runs beside the parsing. Both give the same digest.
+/// by a thread, so it runs beside the parsing. The thread is handed the read buffer itself (shared, not
+/// copied) with the range just read, and the reader waits for it to let go before refilling the buffer.
+/// Both give the same digest.
 enum Hasher {
     Inline(Sha256),
     Thread {
-        chunks: std::sync::mpsc::SyncSender<Vec<u8>>,
-        /// Buffers the thread is done with, for reuse.
-        spare: std::sync::mpsc::Receiver<Vec<u8>>,
+        chunks: std::sync::mpsc::SyncSender<(Arc<Vec<u8>>, Range<usize>)>,
+        /// One message each time the thread has hashed a range and dropped its share of the buffer.
+        hashed: std::sync::mpsc::Receiver<()>,
         done: std::thread::JoinHandle<Sha256>,
     },
 }
 
 impl Hasher {
-    fn update(&mut self, bytes: &[u8]) {
+    /// Hashes `buf[range]`, or hands it to the thread.
+    fn update(&mut self, buf: &Arc<Vec<u8>>, range: Range<usize>) {
         match self {
-            Hasher::Inline(h) => h.update(bytes),
-            Hasher::Thread { chunks, spare, .. } => {
-                let mut chunk = spare.try_recv().unwrap_or_default();
-                chunk.clear();
-                chunk.extend_from_slice(bytes);
+            Hasher::Inline(h) => h.update(&buf[range]),
+            Hasher::Thread { chunks, .. } => {
                 // The thread only stops when this side hangs up, so the send cannot fail.
-                chunks.send(chunk).expect("the hashing thread runs until the reader is done");
+                chunks.send((Arc::clone(buf), range)).expect("the hashing thread runs until the reader is done");
+            }
+        }
+    }
+
+    /// Waits until the thread has let go of `buf`, so it can be written again.
+    fn release(&mut self, buf: &Arc<Vec<u8>>) {
+        if let Hasher::Thread { hashed, .. } = self {
+            while Arc::strong_count(buf) > 1 {
+                // Each message follows a drop; a stale one only makes the loop check again.
+                hashed.recv().expect("the hashing thread runs until the reader is done");
             }
         }
     }
@@ -114,17 +128,18 @@ impl Hasher {
             return;
         }
         let mut state = h.clone();
-        let (chunks, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
-        let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (chunks, rx) = std::sync::mpsc::sync_channel::<(Arc<Vec<u8>>, Range<usize>)>(HASH_QUEUE);
+        let (back, hashed) = std::sync::mpsc::channel::<()>();
         let started = std::thread::Builder::new().name("vinops-sha256".into()).spawn(move || {
-            for chunk in rx {
-                state.update(&chunk);
-                let _ = back.send(chunk);
+            for (buf, range) in rx {
+                state.update(&buf[range]);
+                drop(buf);
+                let _ = back.send(());
             }
             state
         });
         if let Ok(done) = started {
-            *self = Hasher::Thread { chunks, spare, done };
+            *self = Hasher::Thread { chunks, hashed, done };
         }
     }
 
@@ -164,7 +179,7 @@ impl<R: Read> RecordReader<R> {
     pub fn new(inner: R) -> Self {
         Self {
             inner,
-            buf: Vec::new(),
+            buf: Arc::new(Vec::new()),
             start: 0,
             end: 0,
             eof: false,
@@ -235,7 +250,8 @@ impl<R: Read> RecordReader<R> {
                     let (row, line) = self.advance(rec, end);
                     let raw_len = dialect::content_len(&self.buf[rec..rec + end], end);
                     return Ok(Some(Event::Record {
-                        fields: self.fields.row(&self.buf[rec..rec + end]),
+                        // `classify` just ran the pass on `buf[rec..]`, unchanged since.
+                        fields: self.fields.scanned_row(&self.buf[rec..rec + end]),
                         raw: &self.buf[rec..rec + raw_len],
                         row,
                         line,
@@ -390,37 +406,46 @@ impl<R: Read> RecordReader<R> {
             return Ok(());
         }
         if self.buf.is_empty() {
-            self.buf = vec![0; CAP];
+            self.buf = Arc::new(vec![0; CAP]);
         }
+        self.hasher.release(&self.buf);
+        let buf = Arc::get_mut(&mut self.buf).expect("the hashing thread has let go of the buffer");
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
         } else if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
+            buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        while self.end < self.buf.len() {
-            let room = &mut self.buf[self.end..];
+        let first = self.end;
+        let mut result = Ok(());
+        while self.end < buf.len() {
+            let room = &mut buf[self.end..];
             match self.inner.read(room) {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
                 Ok(n) => {
-                    let n = n.min(room.len());
-                    self.hasher.update(&room[..n]);
-                    self.bytes_read += n as u64;
-                    if self.bytes_read >= HASH_THREAD_AFTER {
-                        self.hasher.go_parallel();
-                    }
-                    self.end += n;
+                    self.end += n.min(room.len());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
         }
-        Ok(())
+        // Everything read is hashed and counted, also before an error.
+        if self.end > first {
+            self.hasher.update(&self.buf, first..self.end);
+            self.bytes_read += (self.end - first) as u64;
+            if self.bytes_read >= HASH_THREAD_AFTER {
+                self.hasher.go_parallel();
+            }
+        }
+        result
     }
 }
 

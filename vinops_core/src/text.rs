@@ -3,13 +3,20 @@
 /// One of the six ASCII whitespace bytes of the rules (Rust's `is_ascii_whitespace` lacks \v).
 #[inline]
 pub fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+    // Bits 9..=13 and 32: one compare and a bit test.
+    const SPACES: u64 = (1 << b' ') | (1 << b'\t') | (1 << b'\n') | (1 << 0x0b) | (1 << 0x0c) | (1 << b'\r');
+    b <= b' ' && (SPACES >> b) & 1 == 1
 }
 
 /// Trims those bytes from both ends.
 #[inline]
 pub fn trim(s: &str) -> &str {
     let bytes = s.as_bytes();
+    // Most values have nothing to trim: two byte checks.
+    match (bytes.first(), bytes.last()) {
+        (Some(&first), Some(&last)) if !is_space(first) && !is_space(last) => return s,
+        _ => {}
+    }
     let start = bytes.iter().position(|b| !is_space(*b)).unwrap_or(bytes.len());
     let end = bytes.iter().rposition(|b| !is_space(*b)).map_or(start, |i| i + 1);
     // Both ends sit next to ASCII bytes, so they are char boundaries.
@@ -47,5 +54,11 @@ mod tests {
         assert_eq!(fold("2.4L  4"), "2.4L 4");
         assert_eq!(fold(" \x0b "), "");
         assert_eq!(fold("straße"), "STRAßE", "only ASCII letters change case");
+        for b in 0..=255u8 {
+            assert_eq!(is_space(b), matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'), "{b}");
+        }
+        for s in ["", " ", "a", " a", "a ", " a ", "\u{a0}", "\x0ba\x0c"] {
+            assert_eq!(trim(s), s.trim_matches(|c: char| c.is_ascii() && is_space(c as u8)), "{s:?}");
+        }
     }
 }
