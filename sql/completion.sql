@@ -44,7 +44,7 @@ SELECT load_id, window_at, lots FROM staging.presence_window;
 WITH changed AS (
     UPDATE lots t
     SET status = 'ACTIVE', status_reason = 'reappeared', status_changed_at = %(as_of)s, updated_at = now()
-    FROM staging.lot_plan p
+    FROM staging.lot_keys p
     WHERE p.lot_number = t.lot_number AND p.old_status IN ('PENDING_RESULT', 'NOT_SOLD')
       AND t.status IN ('PENDING_RESULT', 'NOT_SOLD')
     RETURNING t.lot_number, p.old_status

@@ -2,9 +2,13 @@
 -- advisory lock. Parameters: %(load_id)s (the window's load id), %(window_at)s (the instant it describes).
 --
 -- staging.lots holds exactly this window's rows (it is emptied at the start and at the end of every window,
--- under the lock), so no statement filters it on load_id. plan_keys decides what to do with every lot on
--- narrow columns; plan_rows copies the rows that need a write into staging.lot_plan; everything after reads
--- the plan, not staging.
+-- under the lock), so no statement filters it on load_id. The window reads the wide staging rows as few
+-- times as it can: plan_keys decides what to do with every lot in one (parallel) pass and keeps, per lot
+-- with something to do, the row hash and the vehicle columns (staging.lot_keys); new lots then go from
+-- staging.lots straight into lots (insert_lots, the second pass); only the rows of lots that change or are
+-- refused are copied into staging.lot_plan (plan_rows). Vehicles are planned from lot_keys alone
+-- (staging.vehicle_plan holds the rows to write). A first load therefore never copies its rows into a
+-- plan table before writing them.
 --
 -- Last write wins on the key (coalesce(source_updated_at, -infinity), source_window_at): a row only replaces
 -- a lot (or a vehicle) whose key is older, so files may arrive in any order. A newer row whose values are
@@ -33,8 +37,12 @@ WHERE s.ctid = d.row_id AND d.rank > 1;
 -- planned as 'refused' (quarantined with their typed values instead of failing the window: one bad row never
 -- blocks the feed); the refusal tests mirror the CHECK constraints of lots and vehicles. Whether a row
 -- differs from its lot is decided on lots.row_hash, a hash of the data columns; lot_change_events then
--- records the columns that really changed. Lots with nothing to do are left out.
--- A CREATE TABLE AS (not an INSERT) so that PostgreSQL may scan, hash and join in parallel.
+-- records the columns that really changed. Lots with nothing to do are left out. The hash is kept
+-- (insert_lots and touch_lots store it), and so are the vehicle columns (plan_vehicles reads them).
+-- A CREATE TABLE AS (not an INSERT) so that PostgreSQL may scan, hash and join in parallel. The hash
+-- expression appears in several conditions, but it is computed once for a new lot and for a row those
+-- conditions drop; only a row that changes computes it again (fencing it in a subquery would cost the
+-- parallel plan, which is worth more).
 CREATE UNLOGGED TABLE staging.lot_keys WITH (autovacuum_enabled = off) AS
 SELECT lot_number,
        CASE WHEN refusal IS NOT NULL THEN 'refused'
@@ -47,7 +55,12 @@ SELECT lot_number,
        refusal IS NULL AND NOT is_new AND old_first_seen > %(window_at)s AS fix_first_seen,
        old_status,
        old_vin,
-       row_hash
+       row_hash,
+       source_updated_at,
+       vin,
+       vin_valid_iso, vin_check_digit_ok, vin_short_or_legacy, vin_model_year, year, make, model_group,
+       model_detail, trim, vehicle_type, vehicle_type_code, body_style, body_style_code, color, color_code,
+       engine, drive, drive_code, transmission, transmission_code, fuel, fuel_code, cylinders
 FROM (
     SELECT s.lot_number,
            nullif(concat_ws(', ',
@@ -62,7 +75,10 @@ FROM (
                CASE WHEN (s.odometer >= 0) IS FALSE THEN 'lots_odometer_nonneg' END,
                CASE WHEN (s.retail_value_cents >= 0 AND s.repair_cost_cents >= 0 AND s.high_bid_cents >= 0
                           AND s.buy_it_now_cents >= 0) IS FALSE THEN 'lots_money_nonneg' END,
-               CASE WHEN (s.auction_at IS NULL OR s.sale_date IS NOT NULL) IS FALSE THEN 'lots_auction_has_date' END),
+               CASE WHEN (s.auction_at IS NULL OR s.sale_date IS NOT NULL) IS FALSE THEN 'lots_auction_has_date' END,
+               -- lots.retail_value_usd is numeric(14, 2): a larger USD value could not be stored
+               CASE WHEN s.currency_code = 'USD' AND s.retail_value_cents >= 100000000000000
+                    THEN 'lots_retail_value_usd' END),
                '') AS refusal,
            t.lot_number IS NULL AS is_new,
            (coalesce(s.source_updated_at, '-infinity'), %(window_at)s::timestamptz)
@@ -72,10 +88,20 @@ FROM (
            t.first_seen_at AS old_first_seen,
            t.status AS old_status,
            t.vin AS old_vin,
-           s.row_hash
+           s.row_hash,
+           s.source_updated_at,
+           s.vin,
+           s.vin_valid_iso, s.vin_check_digit_ok, s.vin_short_or_legacy, s.vin_model_year, s.year, s.make,
+           s.model_group, s.model_detail, s.trim, s.vehicle_type, s.vehicle_type_code, s.body_style,
+           s.body_style_code, s.color, s.color_code, s.engine, s.drive, s.drive_code, s.transmission,
+           s.transmission_code, s.fuel, s.fuel_code, s.cylinders
     FROM (SELECT s.lot_number, s.source_updated_at, s.vin, s.year, s.vin_model_year, s.sale_time_hhmm, s.odometer,
                  s.retail_value_cents, s.repair_cost_cents, s.high_bid_cents, s.buy_it_now_cents, s.auction_at,
-                 s.sale_date,
+                 s.sale_date, s.currency_code,
+                 s.vin_valid_iso, s.vin_check_digit_ok, s.vin_short_or_legacy, s.make, s.model_group,
+                 s.model_detail, s.trim, s.vehicle_type, s.vehicle_type_code, s.body_style, s.body_style_code,
+                 s.color, s.color_code, s.engine, s.drive, s.drive_code, s.transmission, s.transmission_code,
+                 s.fuel, s.fuel_code, s.cylinders,
                  hash_record_extended(ROW(
         s.vin, s.yard_number, s.yard_name, s.sale_date, s.sale_day_of_week, s.sale_time_hhmm,
         s.time_zone_abbr, s.sale_tz, s.auction_at, s.item_number, s.vehicle_type, s.vehicle_type_code,
@@ -99,12 +125,23 @@ WHERE refusal IS NOT NULL
    OR old_first_seen > %(window_at)s
    OR old_status <> 'ACTIVE';
 
+-- name: plan_counts
+SELECT count(*) FILTER (WHERE action = 'insert'),
+       count(*) FILTER (WHERE action = 'update'),
+       count(*) FILTER (WHERE action = 'touch' OR (action = 'none' AND fix_first_seen)),
+       count(*) FILTER (WHERE stale),
+       count(*) FILTER (WHERE action = 'refused'),
+       count(*) FILTER (WHERE action = 'insert' OR fix_first_seen
+                        OR (action = 'update' AND vin IS DISTINCT FROM old_vin))
+FROM staging.lot_keys;
+
 -- name: plan_rows
--- The plan with the full row of every lot it names (everything after this reads the plan, not staging).
+-- The full rows of the lots to update and of the refused rows (everything after reads them from the plan).
 INSERT INTO staging.lot_plan
 SELECT k.action, k.refusal, k.stale, k.fix_first_seen, k.old_status, k.old_vin, k.row_hash, s.*
 FROM staging.lot_keys k
-JOIN staging.lots s ON s.lot_number = k.lot_number;
+JOIN staging.lots s ON s.lot_number = k.lot_number
+WHERE k.action IN ('update', 'refused');
 
 -- name: quarantine_refused
 INSERT INTO raw.quarantine (load_id, row_no, reason, detail, data, lot_number)
@@ -117,10 +154,27 @@ WHERE p.action = 'refused';
 -- name: plan_vehicles
 -- Vehicles change only through a lot row that changed in this window; per VIN the row with the latest
 -- Last Updated Time (then the highest lot number) speaks for it, and only if it is newer than the vehicle.
-INSERT INTO staging.vehicle_plan (vin, lot_number, action)
-SELECT vin, lot_number, CASE WHEN is_new THEN 'insert' WHEN differs THEN 'update' ELSE 'touch' END
+-- It reads the vehicle columns plan_keys kept (no second pass over staging.lots), and keeps the values to
+-- write, so the vehicle statements read only the plan.
+-- On the way it notes, for link_relists, the VINs of new lots that may have more than one lot: listed by
+-- several lots of this window, or known before it (a lot with a VIN has a vehicle: a VIN whose vehicle is
+-- new had no lot). That costs one aggregate over the sort the DISTINCT ON does anyway.
+INSERT INTO staging.vehicle_plan (vin, lot_number, action, relist_check, source_updated_at,
+        vin_valid_iso, vin_check_digit_ok, vin_short_or_legacy, vin_model_year, year, make, model_group,
+        model_detail, trim, vehicle_type, vehicle_type_code, body_style, body_style_code, color, color_code,
+        engine, drive, drive_code, transmission, transmission_code, fuel, fuel_code, cylinders)
+SELECT vin, lot_number,
+       CASE WHEN is_new THEN 'insert'
+            WHEN NOT (newer AND (differs OR moved)) THEN 'none'
+            WHEN differs THEN 'update'
+            ELSE 'touch' END,
+       has_new_lot AND (NOT is_new OR listed > 1),
+       source_updated_at,
+        vin_valid_iso, vin_check_digit_ok, vin_short_or_legacy, vin_model_year, year, make, model_group,
+        model_detail, trim, vehicle_type, vehicle_type_code, body_style, body_style_code, color, color_code,
+        engine, drive, drive_code, transmission, transmission_code, fuel, fuel_code, cylinders
 FROM (
-    SELECT v.vin, v.lot_number,
+    SELECT v.*,
            t.vin IS NULL AS is_new,
            (coalesce(v.source_updated_at, '-infinity'), %(window_at)s::timestamptz)
                > (coalesce(t.source_updated_at, '-infinity'), t.source_window_at) AS newer,
@@ -136,32 +190,31 @@ FROM (
         v.body_style_code, v.color, v.color_code, v.engine, v.drive, v.drive_code, v.transmission,
         v.transmission_code, v.fuel, v.fuel_code, v.cylinders) AS differs,
            v.source_updated_at IS DISTINCT FROM t.source_updated_at OR v.lot_number <> t.source_lot_number AS moved
-    FROM (SELECT DISTINCT ON (p.vin) p.vin, p.lot_number, p.source_updated_at,
-                 p.vin_valid_iso, p.vin_check_digit_ok, p.vin_short_or_legacy, p.vin_model_year, p.year,
-                 p.make, p.model_group, p.model_detail, p.trim, p.vehicle_type, p.vehicle_type_code,
-                 p.body_style, p.body_style_code, p.color, p.color_code, p.engine, p.drive, p.drive_code,
-                 p.transmission, p.transmission_code, p.fuel, p.fuel_code, p.cylinders
-          FROM staging.lot_plan p
-          WHERE p.action IN ('insert', 'update', 'touch') AND p.vin IS NOT NULL
-          ORDER BY p.vin, coalesce(p.source_updated_at, '-infinity') DESC, p.lot_number DESC) v
+    FROM (SELECT DISTINCT ON (s.vin COLLATE "C") s.vin, s.lot_number, s.source_updated_at,
+                 s.vin_valid_iso, s.vin_check_digit_ok, s.vin_short_or_legacy, s.vin_model_year, s.year, s.make,
+                 s.model_group, s.model_detail, s.trim, s.vehicle_type, s.vehicle_type_code, s.body_style,
+                 s.body_style_code, s.color, s.color_code, s.engine, s.drive, s.drive_code, s.transmission,
+                 s.transmission_code, s.fuel, s.fuel_code, s.cylinders,
+                 count(*) OVER w AS listed,
+                 bool_or(s.action = 'insert') OVER w AS has_new_lot
+          FROM staging.lot_keys s
+          WHERE s.action IN ('insert', 'update', 'touch') AND s.vin IS NOT NULL
+          WINDOW w AS (PARTITION BY s.vin COLLATE "C")
+          ORDER BY s.vin COLLATE "C", coalesce(s.source_updated_at, '-infinity') DESC, s.lot_number DESC) v
     LEFT JOIN vehicles t ON t.vin = v.vin
 ) c
-WHERE is_new OR (newer AND (differs OR moved));
+WHERE is_new OR (newer AND (differs OR moved)) OR has_new_lot;
 
--- name: plan_counts
+-- name: vehicle_counts
 SELECT count(*) FILTER (WHERE action = 'insert'),
        count(*) FILTER (WHERE action = 'update'),
-       count(*) FILTER (WHERE action = 'touch' OR (action = 'none' AND fix_first_seen)),
-       count(*) FILTER (WHERE stale),
-       count(*) FILTER (WHERE action = 'refused'),
-       count(*) FILTER (WHERE action = 'insert' OR fix_first_seen
-                        OR (action = 'update' AND vin IS DISTINCT FROM old_vin)),
-       (SELECT count(*) FROM staging.vehicle_plan WHERE action = 'insert'),
-       (SELECT count(*) FROM staging.vehicle_plan WHERE action = 'update'),
-       (SELECT count(*) FROM staging.vehicle_plan WHERE action IN ('update', 'touch'))
-FROM staging.lot_plan;
+       count(*) FILTER (WHERE action IN ('update', 'touch'))
+FROM staging.vehicle_plan;
 
 -- name: insert_vehicles
+-- No ORDER BY: plan_vehicles wrote the plan in VIN byte order (its DISTINCT ON sort; for VINs, upper-case
+-- letters and digits, also the order of the usual collations), so the primary key fills in order without
+-- sorting the rows a second time.
 INSERT INTO vehicles (vin,
         vin_valid_iso, vin_check_digit_ok, vin_short_or_legacy, vin_model_year, year, make, model_group,
         model_detail, trim, vehicle_type, vehicle_type_code, body_style, body_style_code, color, color_code,
@@ -173,10 +226,8 @@ SELECT p.vin,
         p.body_style_code, p.color, p.color_code, p.engine, p.drive, p.drive_code, p.transmission,
         p.transmission_code, p.fuel, p.fuel_code, p.cylinders,
        p.lot_number, p.source_updated_at, %(window_at)s, %(load_id)s
-FROM staging.vehicle_plan vp
-JOIN staging.lot_plan p ON p.lot_number = vp.lot_number
-WHERE vp.action = 'insert'
-ORDER BY vp.vin;
+FROM staging.vehicle_plan p
+WHERE p.action = 'insert';
 
 -- name: update_vehicles
 UPDATE vehicles t
@@ -192,11 +243,10 @@ SET (
     source_lot_number = p.lot_number,
     source_updated_at = p.source_updated_at,
     source_window_at = %(window_at)s,
-    load_id = CASE WHEN vp.action = 'update' THEN %(load_id)s ELSE t.load_id END,
+    load_id = CASE WHEN p.action = 'update' THEN %(load_id)s ELSE t.load_id END,
     updated_at = now()
-FROM staging.vehicle_plan vp
-JOIN staging.lot_plan p ON p.lot_number = vp.lot_number
-WHERE t.vin = vp.vin AND vp.action IN ('update', 'touch');
+FROM staging.vehicle_plan p
+WHERE t.vin = p.vin AND p.action IN ('update', 'touch');
 
 -- name: lot_change_events
 -- One event per changed lot with only the columns that changed, their old and new values (and the Last
@@ -410,6 +460,7 @@ SET (
         p.sale_light, p.sale_light_code, p.autograde, p.announcements, p.announcement_codes, p.special_note,
         p.grid_row, p.seller_name, p.location_city, p.location_state, p.location_zip, p.location_country,
         p.offsite_address1, p.offsite_state, p.offsite_city, p.offsite_zip, p.image_thumbnail, p.image_url),
+    retail_value_usd = CASE WHEN p.currency_code = 'USD' THEN p.retail_value_cents / 100.0 END,
     row_hash = p.row_hash,
     source_updated_at = p.source_updated_at,
     source_window_at = %(window_at)s,
@@ -423,15 +474,16 @@ WHERE t.lot_number = p.lot_number AND p.action = 'update';
 -- Same values but a newer Last Updated Time (the key moves forward), or first listed earlier than known
 -- (a file that arrived late): bookkeeping only, no event.
 UPDATE lots t
-SET source_updated_at = CASE WHEN p.action = 'touch' THEN p.source_updated_at ELSE t.source_updated_at END,
-    row_hash = CASE WHEN p.action = 'touch' THEN p.row_hash ELSE t.row_hash END,
-    source_window_at = CASE WHEN p.action = 'touch' THEN %(window_at)s ELSE t.source_window_at END,
+SET source_updated_at = CASE WHEN k.action = 'touch' THEN k.source_updated_at ELSE t.source_updated_at END,
+    row_hash = CASE WHEN k.action = 'touch' THEN k.row_hash ELSE t.row_hash END,
+    source_window_at = CASE WHEN k.action = 'touch' THEN %(window_at)s ELSE t.source_window_at END,
     first_seen_at = least(t.first_seen_at, %(window_at)s),
     updated_at = now()
-FROM staging.lot_plan p
-WHERE t.lot_number = p.lot_number AND (p.action = 'touch' OR (p.action = 'none' AND p.fix_first_seen));
+FROM staging.lot_keys k
+WHERE t.lot_number = k.lot_number AND (k.action = 'touch' OR (k.action = 'none' AND k.fix_first_seen));
 
 -- name: insert_lots
+-- New lots, straight from staging (no event: a lot's first listing is lots.first_seen_at).
 INSERT INTO lots (lot_number,
         vin, yard_number, yard_name, sale_date, sale_day_of_week, sale_time_hhmm, time_zone_abbr, sale_tz,
         auction_at, item_number, vehicle_type, vehicle_type_code, year, make, model_group, model_detail,
@@ -444,7 +496,7 @@ INSERT INTO lots (lot_number,
         sale_light_code, autograde, announcements, announcement_codes, special_note, grid_row, seller_name,
         location_city, location_state, location_zip, location_country, offsite_address1, offsite_state,
         offsite_city, offsite_zip, image_thumbnail, image_url,
-        row_hash, source_updated_at, source_window_at, first_seen_at, load_id)
+        row_hash, source_updated_at, source_window_at, first_seen_at, load_id, retail_value_usd)
 SELECT p.lot_number,
         p.vin, p.yard_number, p.yard_name, p.sale_date, p.sale_day_of_week, p.sale_time_hhmm,
         p.time_zone_abbr, p.sale_tz, p.auction_at, p.item_number, p.vehicle_type, p.vehicle_type_code,
@@ -458,27 +510,29 @@ SELECT p.lot_number,
         p.sale_light, p.sale_light_code, p.autograde, p.announcements, p.announcement_codes, p.special_note,
         p.grid_row, p.seller_name, p.location_city, p.location_state, p.location_zip, p.location_country,
         p.offsite_address1, p.offsite_state, p.offsite_city, p.offsite_zip, p.image_thumbnail, p.image_url,
-       p.row_hash, p.source_updated_at, %(window_at)s, %(window_at)s, %(load_id)s
-FROM staging.lot_plan p
-WHERE p.action = 'insert'
-ORDER BY p.lot_number;
+       k.row_hash, p.source_updated_at, %(window_at)s, %(window_at)s, %(load_id)s,
+       CASE WHEN p.currency_code = 'USD' THEN p.retail_value_cents / 100.0 END
+FROM staging.lot_keys k
+JOIN staging.lots p ON p.lot_number = k.lot_number
+WHERE k.action = 'insert';
 
 -- name: link_relists
 -- relisted_as = the next lot listing the same VIN (by first_seen_at, then lot number). Recomputed only for
--- VINs this window could have changed: of new lots, of lots whose VIN changed, of lots first seen earlier.
-WITH touched AS MATERIALIZED (
-    SELECT p.lot_number, p.vin, p.old_vin, p.action = 'update' AND p.vin IS DISTINCT FROM p.old_vin AS vin_changed
-    FROM staging.lot_plan p
-    WHERE p.action = 'insert' OR p.fix_first_seen OR (p.action = 'update' AND p.vin IS DISTINCT FROM p.old_vin)
-), vins AS MATERIALIZED (
-    SELECT a.vin FROM lots a
-    WHERE a.vin IN (SELECT vin FROM touched WHERE vin IS NOT NULL)
-    GROUP BY a.vin
-    HAVING count(*) > 1
+-- VINs this window could have changed: the VINs of new lots that may have another lot (plan_vehicles marks
+-- them), and the old and new VINs of lots first seen earlier than known and of lots whose VIN changed. The
+-- candidates come from the plan tables, so a first load never counts the VINs of every lot.
+WITH vins AS MATERIALIZED (
+    SELECT vin FROM staging.vehicle_plan WHERE relist_check
     UNION
-    SELECT vin FROM touched WHERE vin_changed AND vin IS NOT NULL
+    SELECT vin FROM staging.lot_keys WHERE fix_first_seen AND vin IS NOT NULL
     UNION
-    SELECT old_vin FROM touched WHERE vin_changed AND old_vin IS NOT NULL
+    SELECT old_vin FROM staging.lot_keys WHERE fix_first_seen AND old_vin IS NOT NULL
+    UNION
+    SELECT vin FROM staging.lot_keys
+    WHERE action = 'update' AND vin IS DISTINCT FROM old_vin AND vin IS NOT NULL
+    UNION
+    SELECT old_vin FROM staging.lot_keys
+    WHERE action = 'update' AND vin IS DISTINCT FROM old_vin AND old_vin IS NOT NULL
 )
 UPDATE lots o
 SET relisted_as = x.next_lot, updated_at = now()
@@ -488,6 +542,6 @@ FROM (
     FROM lots l
     WHERE l.vin IN (SELECT vin FROM vins)
     UNION ALL
-    SELECT lot_number, NULL FROM touched WHERE vin_changed AND vin IS NULL
+    SELECT lot_number, NULL FROM staging.lot_keys WHERE action = 'update' AND vin IS NULL AND old_vin IS NOT NULL
 ) x
 WHERE o.lot_number = x.lot_number AND o.relisted_as IS DISTINCT FROM x.next_lot;

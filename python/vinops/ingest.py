@@ -10,7 +10,8 @@ under an advisory lock (a second window waits):
 4. keeps rows a table constraint would refuse out of the upsert (quarantined with their typed values) and
    dedupes lots listed twice;
 5. runs the set-based upsert of ``sql/window.sql`` (plan → vehicles → lot events → lots → relist links);
-6. validates the file and runs completion (``vinops.completion``) when it is eligible;
+6. validates the file and runs completion (``vinops.completion``) when it is eligible; a bulk load (see
+   :data:`BULK_FK_MIN_ROWS`) then rebuilds the indexes and foreign keys it dropped;
 7. copies the original file into the raw store (in a background thread, beside the SQL work).
 
 Any failure rolls everything back (the raw-store copy is harmless: a rerun reuses it), so a rerun finishes
@@ -47,10 +48,12 @@ from vinops.rawstore import LocalRawStore
 __all__ = ["IngestError", "WindowSource", "add_arguments", "ingest_file", "load_window", "sha256_file"]
 
 #: A window inserting at least this many lots (and a quarter of the table) loads in bulk: inside the
-#: window's transaction the outgoing foreign keys and the secondary indexes of lots and vehicles are dropped,
-#: the rows inserted, the indexes rebuilt and the keys re-added (one validating join each). Per-row foreign
-#: key checks would cost 18 lookups per lot (about 8 s for 150k lots); per-row index inserts in random
-#: order cost more than a rebuild. The tables are locked for the duration (a first load or a backfill).
+#: window's transaction the foreign keys from lots and vehicles to other tables and their secondary indexes
+#: are dropped, the rows inserted (and completion run), then the indexes rebuilt and the keys re-added (one
+#: validating scan each, about 25 ms per key for 150k lots). Per-row foreign key checks would cost 16
+#: lookups per new lot (about 8 s for 150k lots); per-row index inserts in random order cost more than a
+#: rebuild. lots.relisted_as (a key to lots itself) stays: new lots carry none, so its per-row check stops
+#: at the NULL. The tables are locked for the duration (a first load or a backfill).
 BULK_FK_MIN_ROWS = 10_000
 
 #: Rows per Arrow batch asked of the parser: small enough that a batch and its encoded COPY data stay a few
@@ -241,10 +244,14 @@ def _copy_batches(
 ) -> _Copied:
     """Binary COPY of the batches into staging.lots, each tagged with load_id.
 
-    A worker thread parses (the Rust reader releases the GIL) and encodes (pgpq) the next batch while this
-    thread sends the previous one, and the server stores it: on two cores the three overlap. Keeps, from the
-    Arrow data, what later steps need without reading staging again: lot numbers, newest source time, auction
-    count."""
+    Three stages run at once: a thread parses (the Rust reader releases the GIL), a second encodes (pgpq) the
+    batch parsed before, and this thread sends the one encoded before that while the server stores it; on
+    two cores they overlap. Keeps, from the Arrow data, what later steps need without reading staging again:
+    lot numbers, newest source time, auction count.
+
+    staging.lots was emptied earlier in this transaction (clear_staging), so the COPY may FREEZE its rows
+    (PostgreSQL's bulk-load option for a table truncated in the same transaction): every later pass over
+    staging skips the per-row visibility checks and sets no hint bits."""
     import queue
 
     import pgpq
@@ -260,8 +267,10 @@ def _copy_batches(
     _check_schema(first.schema, _staging_columns(conn))
     schema = first.schema.append(pa.field("load_id", pa.int64(), nullable=False))
     encoder = pgpq.ArrowToPostgresBinaryEncoder(schema)
-    statement = sql.SQL("COPY staging.lots ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.SQL(", ").join(sql.Identifier(f.name) for f in schema)
+    # FREEZE needs no snapshot registered by this transaction: true under READ COMMITTED (the default).
+    freeze = conn.execute("SHOW transaction_isolation").fetchone()[0] == "read committed"  # type: ignore[index]
+    statement = sql.SQL("COPY staging.lots ({}) FROM STDIN (FORMAT BINARY{})").format(
+        sql.SQL(", ").join(sql.Identifier(f.name) for f in schema), sql.SQL(", FREEZE" if freeze else "")
     )
     has_source = "source_updated_at" in first.schema.names
     has_auction = "auction_at" in first.schema.names
@@ -269,46 +278,76 @@ def _copy_batches(
     empty_ids = pa.array([], pa.int64())
     timing = {"parse": 0.0, "encode": 0.0}
     done = object()
-    chunks: queue.Queue[Any] = queue.Queue(maxsize=1)
+    parsed: queue.Queue[Any] = queue.Queue(maxsize=2)
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
-    def produce() -> None:
+    def put(q: queue.Queue[Any], item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def parse() -> None:
         try:
             batch: pa.RecordBatch | None = first
-            while batch is not None and not stop.is_set():
-                n = batch.num_rows
-                if n:
-                    if not batch.schema.equals(first.schema):
-                        raise ValueError("the parser's batches changed schema mid-file")
-                    t1 = time.perf_counter()
-                    tag = tags.get(n)
-                    if tag is None:
-                        tag = tags.setdefault(n, pa.array([load_id] * n, pa.int64()))
-                    data = encoder.write_batch(pa.RecordBatch.from_arrays([*batch.columns, tag], schema=schema))
-                    # A copy: an imported batch's memory lives as long as any of its arrays does.
-                    out.lot_numbers.append(pa.concat_arrays([batch.column("lot_number").cast(pa.int64()), empty_ids]))
-                    if has_source:
-                        newest = pc.max(batch.column("source_updated_at")).as_py()
-                        if newest is not None and (out.max_source_updated_at is None or newest > out.max_source_updated_at):
-                            out.max_source_updated_at = newest
-                    if has_auction:
-                        col = batch.column("auction_at")
-                        out.with_auction += len(col) - col.null_count
-                    timing["encode"] += time.perf_counter() - t1
-                    chunks.put((n, data))
+            while batch is not None and put(parsed, batch):
                 t1 = time.perf_counter()
                 batch = next(it, None)
                 timing["parse"] += time.perf_counter() - t1
-            chunks.put(done)
-        except BaseException as e:  # noqa: BLE001 - handed to the writer, which re-raises it
-            chunks.put(e)
+            put(parsed, done)
+        except BaseException as e:  # noqa: BLE001 - handed on to the writer, which re-raises it
+            put(parsed, e)
 
-    worker = threading.Thread(target=produce, name="vinops-copy", daemon=True)
+    def encode() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    batch = parsed.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if batch is done or isinstance(batch, BaseException):
+                    put(chunks, batch)
+                    return
+                n = batch.num_rows
+                if not n:
+                    continue
+                if not batch.schema.equals(first.schema):
+                    raise ValueError("the parser's batches changed schema mid-file")
+                t1 = time.perf_counter()
+                tag = tags.get(n)
+                if tag is None:
+                    tag = tags.setdefault(n, pa.array([load_id] * n, pa.int64()))
+                data = encoder.write_batch(pa.RecordBatch.from_arrays([*batch.columns, tag], schema=schema))
+                # A copy: an imported batch's memory lives as long as any of its arrays does.
+                out.lot_numbers.append(pa.concat_arrays([batch.column("lot_number").cast(pa.int64()), empty_ids]))
+                if has_source:
+                    newest = pc.max(batch.column("source_updated_at")).as_py()
+                    if newest is not None and (out.max_source_updated_at is None or newest > out.max_source_updated_at):
+                        out.max_source_updated_at = newest
+                if has_auction:
+                    col = batch.column("auction_at")
+                    out.with_auction += len(col) - col.null_count
+                del batch
+                timing["encode"] += time.perf_counter() - t1
+                if not put(chunks, (n, data)):
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the writer, which re-raises it
+            put(chunks, e)
+
+    workers = [
+        threading.Thread(target=parse, name="vinops-parse", daemon=True),
+        threading.Thread(target=encode, name="vinops-encode", daemon=True),
+    ]
     copy_t0 = time.perf_counter()
     try:
         with conn.cursor().copy(statement) as cp:
             cp.write(encoder.write_header())
-            worker.start()
+            for w in workers:
+                w.start()
             while True:
                 item = chunks.get()
                 if item is done:
@@ -322,11 +361,9 @@ def _copy_batches(
             cp.write(encoder.finish())
     finally:
         stop.set()
-        while worker.is_alive():
-            try:
-                chunks.get_nowait()
-            except queue.Empty:
-                worker.join(0.05)
+        for w in workers:
+            if w.is_alive():
+                w.join()
     # Parsing and encoding run beside the COPY: "parse" is the parser's share, "copy" the stage's wall time.
     stages.add("parse", timing["parse"])
     stages.add("encode", timing["encode"])
@@ -411,9 +448,10 @@ def _store_unknown(conn: psycopg.Connection, load_id: int, window_at: datetime, 
 
 
 def _outgoing_foreign_keys(conn: psycopg.Connection, table: str) -> list[tuple[str, str]]:
+    """The foreign keys from ``table`` to other tables (a key to the table itself is not listed)."""
     return conn.execute(
         """SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-           WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname""",
+           WHERE conrelid = %s::regclass AND contype = 'f' AND confrelid <> conrelid ORDER BY conname""",
         (table,),
     ).fetchall()
 
@@ -431,9 +469,16 @@ def _drop_foreign_keys(conn: psycopg.Connection, table: str) -> list[tuple[str, 
 
 
 def _add_foreign_keys(conn: psycopg.Connection, table: str, fks: list[tuple[str, str]]) -> None:
-    for name, definition in fks:
+    """Re-add ``fks`` in one ALTER TABLE (PostgreSQL still validates each with its own scan)."""
+    if fks:
         conn.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(sql.SQL(table), sql.Identifier(name), sql.SQL(definition))
+            sql.SQL("ALTER TABLE {} {}").format(
+                sql.SQL(table),
+                sql.SQL(", ").join(
+                    sql.SQL("ADD CONSTRAINT {} {}").format(sql.Identifier(name), sql.SQL(definition))
+                    for name, definition in fks
+                ),
+            )
         )
 
 
@@ -561,8 +606,8 @@ def load_window(
     """Load one window from ``source`` in one transaction; return its summary (see the module doc).
 
     ``window_at``: the instant the file describes (default: its newest Last Updated Time, capped at now).
-    ``before_stage(name, conn)`` is called before the stages copy, upsert, completion and commit (tests use
-    it to inject failures)."""
+    ``before_stage(name, conn)`` is called before the stages copy, upsert, completion, constraints (bulk
+    loads only) and commit (tests use it to inject failures)."""
     t_start = time.perf_counter()
     settings = settings or Settings.from_env()
     grace = settings.completion_grace if grace is None else grace
@@ -670,8 +715,6 @@ def _load_window(
                 else:
                     w_at, w_source = db_now, "clock"
                 _store_unknown(conn, load_id, w_at, summary.get("unknown") or {})
-            if store_raw and source.path is not None and raw_store is not None:
-                raw_copy = _RawCopy(raw_store, source.path, w_at, source.sha256)
 
             params = {"load_id": load_id, "window_at": w_at}
             enter("upsert")
@@ -679,19 +722,24 @@ def _load_window(
             with stages("plan"):
                 conn.execute("SET LOCAL default_statistics_target = 10")
                 run("plan_keys", params)
-                conn.execute("ANALYZE staging.lot_keys")
-                run("plan_rows", params)
-                conn.execute("ANALYZE staging.lot_plan")
+                conn.execute("ANALYZE staging.lot_keys (lot_number, action)")
                 (lots_ins, lots_upd, lots_touch, lots_stale, refused, relist_candidates) = run(
                     "plan_counts"
-                ).fetchone()[:6]  # type: ignore[index]
+                ).fetchone()  # type: ignore[misc]
+                if lots_upd or refused:
+                    run("plan_rows", params)
+                    conn.execute("ANALYZE staging.lot_plan (lot_number, action)")
                 if refused:
                     run("quarantine_refused", params)
+                veh_ins = veh_upd = veh_upd_or_touch = 0
                 if lots_ins or lots_upd or lots_touch:
                     run("plan_vehicles", params)
-                    conn.execute("ANALYZE staging.vehicle_plan")
-                counts = run("plan_counts").fetchone()  # type: ignore[assignment]
-                veh_ins, veh_upd, veh_upd_or_touch = counts[6], counts[7], counts[8]  # type: ignore[index]
+                    conn.execute("ANALYZE staging.vehicle_plan (vin, action)")
+                    veh_ins, veh_upd, veh_upd_or_touch = run("vehicle_counts").fetchone()  # type: ignore[misc]
+            if store_raw and source.path is not None and raw_store is not None:
+                # Started after the plan, whose statements PostgreSQL may run on both cores: the copy
+                # (compression, read-back check) takes the second core while the server writes serially.
+                raw_copy = _RawCopy(raw_store, source.path, w_at, source.sha256)
             bulk = lots_ins >= BULK_FK_MIN_ROWS and lots_ins * 4 >= _row_estimate(conn, "public.lots")
             dropped: dict[str, list[tuple[str, str]]] = {}
             dropped_indexes: dict[str, list[str]] = {}
@@ -718,13 +766,6 @@ def _load_window(
                     run("insert_lots", params)
                 if relist_candidates:
                     run("link_relists", params)
-            if bulk:
-                with stages("bulk"):
-                    for definitions in dropped_indexes.values():
-                        for definition in definitions:
-                            conn.execute(definition)  # type: ignore[arg-type]
-                    for table, fks in dropped.items():
-                        _add_foreign_keys(conn, table, fks)
 
             enter("completion")
             bar.stage("completion")
@@ -758,6 +799,19 @@ def _load_window(
                 outcome = completion_rules.apply(
                     conn, load_id=load_id, decision=decision, grace=grace, run=completion, lot_numbers=copied.lot_numbers
                 )
+            if bulk:
+                # After completion: once a foreign key is created in this transaction, every UPDATE of a lots
+                # row in it checks that key again, so completion's status changes would pay 16 lookups a lot.
+                enter("constraints")
+                bar.stage("constraints")
+                with stages("bulk"):
+                    # Index builds sort, and the key checks hash, in maintenance_work_mem.
+                    conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                    for definitions in dropped_indexes.values():
+                        for definition in definitions:
+                            conn.execute(definition)  # type: ignore[arg-type]
+                    for table, fks in dropped.items():
+                        _add_foreign_keys(conn, table, fks)
 
             bar.stage("raw store")
             raw_key = None

@@ -187,8 +187,9 @@ CREATE UNLOGGED TABLE staging.lots (
 -- planner, which otherwise sizes them from their pages (and the plan tables are analyzed each window).
 COMMENT ON TABLE staging.lots IS 'Typed rows of the window being loaded (binary COPY of the parser''s Arrow batches; columns = vinops_core/src/schema.rs), tagged with load_id. Older copies of a lot listed twice are deleted before the upsert.';
 
--- What the window does to each lot it lists (only lots with something to do), with the full row to write.
--- (The narrow decision, staging.lot_keys, is created by each window: see sql/window.sql, plan_keys.)
+-- The full rows of the lots the window changes or refuses (actions update and refused). The narrow decision
+-- for every lot, staging.lot_keys, is created by each window (sql/window.sql, plan_keys); new lots go from
+-- staging.lots straight into lots, so a first load never copies its rows a second time.
 -- Its columns after the first seven are exactly those of staging.lots: a migration changing one changes both.
 CREATE UNLOGGED TABLE staging.lot_plan (
     action          text NOT NULL
@@ -203,10 +204,38 @@ CREATE UNLOGGED TABLE staging.lot_plan (
     PRIMARY KEY (lot_number)
 ) WITH (autovacuum_enabled = off);
 
+-- What the window does to each vehicle (one row per VIN it writes), with the values to write: the row of the
+-- lot that speaks for the VIN (see sql/window.sql, plan_vehicles). relist_check marks the VINs of new lots
+-- that may have another lot (link_relists); such a VIN is listed even when its vehicle stays ('none').
 CREATE UNLOGGED TABLE staging.vehicle_plan (
-    vin         text PRIMARY KEY,
-    lot_number  bigint NOT NULL,
-    action      text NOT NULL        -- insert | update | touch
+    vin                  text NOT NULL,
+    lot_number           bigint NOT NULL,
+    action               text NOT NULL,       -- insert | update | touch | none
+    relist_check         boolean NOT NULL,
+    source_updated_at    timestamptz,
+    vin_valid_iso        boolean,
+    vin_check_digit_ok   boolean,
+    vin_short_or_legacy  boolean,
+    vin_model_year       smallint,
+    year                 smallint,
+    make                 text,
+    model_group          text,
+    model_detail         text,
+    trim                 text,
+    vehicle_type         text,
+    vehicle_type_code    smallint,
+    body_style           text,
+    body_style_code      smallint,
+    color                text,
+    color_code           smallint,
+    engine               text,
+    drive                text,
+    drive_code           smallint,
+    transmission         text,
+    transmission_code    smallint,
+    fuel                 text,
+    fuel_code            smallint,
+    cylinders            smallint
 ) WITH (autovacuum_enabled = off);
 
 -- The lots present in the newest completion-eligible window (W*): "absent" means absent from this set.
@@ -262,19 +291,39 @@ COMMENT ON TABLE vehicles IS 'One row per VIN (as normalized: trimmed, ASCII upp
 COMMENT ON COLUMN vehicles.source_lot_number IS 'The lot whose row supplied these values (last write wins on its Last Updated Time).';
 
 CREATE TABLE lots (
-    -- the columns every window reads come first (cheaper to reach in a wide row)
+    -- What every window, completion and a foreign-key check read comes first, fixed-width columns (the
+    -- coded ones) before the texts: reaching them never walks the long values of the listing.
     lot_number             bigint PRIMARY KEY CONSTRAINT lots_lot_number_positive CHECK (lot_number > 0),
     row_hash               bigint NOT NULL,
     source_updated_at      timestamptz,
     source_window_at       timestamptz NOT NULL,
     first_seen_at          timestamptz NOT NULL,
+    auction_at             timestamptz,
+    relisted_as            bigint REFERENCES lots (lot_number),
+    vehicle_type_code      smallint REFERENCES taxonomy.terms (id),
+    body_style_code        smallint REFERENCES taxonomy.terms (id),
+    color_code             smallint REFERENCES taxonomy.terms (id),
+    damage_primary_code    smallint REFERENCES taxonomy.terms (id),
+    damage_secondary_code  smallint REFERENCES taxonomy.terms (id),
+    title_type_code        smallint REFERENCES taxonomy.terms (id),
+    has_keys_code          smallint REFERENCES taxonomy.terms (id),
+    lot_cond_code          smallint REFERENCES taxonomy.terms (id),
+    odometer_brand_code    smallint REFERENCES taxonomy.terms (id),
+    drive_code             smallint REFERENCES taxonomy.terms (id),
+    transmission_code      smallint REFERENCES taxonomy.terms (id),
+    fuel_code              smallint REFERENCES taxonomy.terms (id),
+    runs_drives_code       smallint REFERENCES taxonomy.terms (id),
+    sale_status_code       smallint REFERENCES taxonomy.terms (id),
+    sale_light_code        smallint REFERENCES taxonomy.terms (id),
+    -- the VIN, then the lifecycle side by side (a status change on the same page logs only that stretch)
     vin                    text REFERENCES vehicles (vin),
     status                 text NOT NULL DEFAULT 'ACTIVE'
                            CONSTRAINT lots_status_check CHECK (status IN ('ACTIVE', 'PENDING_RESULT', 'NOT_SOLD', 'SOLD')),
-    status_changed_at      timestamptz,
     status_reason          text
                            CONSTRAINT lots_status_reason_check CHECK (status_reason IN ('vanished_after_auction', 'relisted', 'reappeared', 'outcome')),
-    relisted_as            bigint REFERENCES lots (lot_number),
+    status_changed_at      timestamptz,
+    updated_at             timestamptz NOT NULL DEFAULT now(),
+    -- the listing
     yard_number            integer,
     yard_name              text,
     sale_date              date,
@@ -283,47 +332,32 @@ CREATE TABLE lots (
                            CONSTRAINT lots_sale_time_valid CHECK (sale_time_hhmm BETWEEN 0 AND 2359 AND mod(sale_time_hhmm, 100) < 60),
     time_zone_abbr         text,
     sale_tz                text,
-    auction_at             timestamptz,
     item_number            integer,
     vehicle_type           text,
-    vehicle_type_code      smallint REFERENCES taxonomy.terms (id),
     year                   smallint CONSTRAINT lots_year_range CHECK (year BETWEEN 1900 AND 2100),
     make                   text,
     model_group            text,
     model_detail           text,
     trim                   text,
     body_style             text,
-    body_style_code        smallint REFERENCES taxonomy.terms (id),
     color                  text,
-    color_code             smallint REFERENCES taxonomy.terms (id),
     damage_primary         text,
-    damage_primary_code    smallint REFERENCES taxonomy.terms (id),
     damage_secondary       text,
-    damage_secondary_code  smallint REFERENCES taxonomy.terms (id),
     title_state            text,
     title_type             text,
-    title_type_code        smallint REFERENCES taxonomy.terms (id),
     has_keys               text,
-    has_keys_code          smallint REFERENCES taxonomy.terms (id),
     lot_cond               text,
-    lot_cond_code          smallint REFERENCES taxonomy.terms (id),
     odometer               double precision CONSTRAINT lots_odometer_nonneg CHECK (odometer >= 0),
     odometer_brand         text,
-    odometer_brand_code    smallint REFERENCES taxonomy.terms (id),
     retail_value_cents     bigint,
     repair_cost_cents      bigint,
     engine                 text,
     drive                  text,
-    drive_code             smallint REFERENCES taxonomy.terms (id),
     transmission           text,
-    transmission_code      smallint REFERENCES taxonomy.terms (id),
     fuel                   text,
-    fuel_code              smallint REFERENCES taxonomy.terms (id),
     cylinders              smallint,
     runs_drives            text,
-    runs_drives_code       smallint REFERENCES taxonomy.terms (id),
     sale_status            text,
-    sale_status_code       smallint REFERENCES taxonomy.terms (id),
     high_bid_cents         bigint,
     buy_it_now_cents       bigint,
     currency_code          text,
@@ -331,7 +365,6 @@ CREATE TABLE lots (
     rentals                boolean,
     wholesale              boolean,
     sale_light             text,
-    sale_light_code        smallint REFERENCES taxonomy.terms (id),
     autograde              double precision,
     announcements          text,
     announcement_codes     smallint[],
@@ -348,14 +381,14 @@ CREATE TABLE lots (
     offsite_zip            text,
     image_thumbnail        text,
     image_url              text,
-    retail_value_usd       numeric(14, 2) GENERATED ALWAYS AS
-                           (CASE WHEN currency_code = 'USD' THEN retail_value_cents / 100.0 END) STORED,
+    retail_value_usd       numeric(14, 2),
     load_id                bigint NOT NULL,
     created_at             timestamptz NOT NULL DEFAULT now(),
-    updated_at             timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT lots_money_nonneg CHECK (retail_value_cents >= 0 AND repair_cost_cents >= 0
                                         AND high_bid_cents >= 0 AND buy_it_now_cents >= 0),
     CONSTRAINT lots_auction_has_date CHECK (auction_at IS NULL OR sale_date IS NOT NULL),
+    CONSTRAINT lots_retail_value_usd CHECK (retail_value_usd IS NOT DISTINCT FROM
+                                            CASE WHEN currency_code = 'USD' THEN retail_value_cents / 100.0 END),
     CONSTRAINT lots_status_change_recorded CHECK ((status_changed_at IS NULL) = (status_reason IS NULL)),
     CONSTRAINT lots_status_reason_fits CHECK (status_reason IS NULL AND status = 'ACTIVE'
         OR status_reason IS NOT NULL AND (status, status_reason) IN (('PENDING_RESULT', 'vanished_after_auction'), ('NOT_SOLD', 'relisted'),
@@ -366,7 +399,7 @@ COMMENT ON TABLE lots IS 'One row per Copart lot number: the listing as of its n
 COMMENT ON COLUMN lots.status IS 'ACTIVE (listed), PENDING_RESULT (gone from the feed after its auction + grace), NOT_SOLD (its VIN was relisted under a newer lot), SOLD (reserved for outcome sources).';
 COMMENT ON COLUMN lots.auction_at IS 'Sale date + sale time in the yard''s zone, as UTC; NULL when not scheduled.';
 COMMENT ON COLUMN lots.retail_value_cents IS 'Est. Retail Value in cents of currency_code; NULL for the feed''s 0.0 (no figure). Same for the other *_cents columns.';
-COMMENT ON COLUMN lots.retail_value_usd IS 'Est. Retail Value in US dollars; NULL for 0.0 and for lots priced in another currency.';
+COMMENT ON COLUMN lots.retail_value_usd IS 'Est. Retail Value in US dollars; NULL for 0.0 and for lots priced in another currency. Always retail_value_cents / 100 for USD (CHECK lots_retail_value_usd), written with the row: a GENERATED column would make PostgreSQL copy every inserted or updated row a second time.';
 COMMENT ON COLUMN lots.source_updated_at IS 'Last Updated Time of the row these values came from: the last-write-wins key.';
 COMMENT ON COLUMN lots.source_window_at IS 'window_at of the file these values came from (tie-break of the last-write-wins key).';
 COMMENT ON COLUMN lots.load_id IS 'The window (raw.csv_files.load_id) that last changed the values. No foreign key, on purpose: windows are never deleted, and the check would cost a lookup for every changed lot (also true of vehicles.load_id and lot_events.load_id).';

@@ -205,6 +205,19 @@ def test_relisted_vin_marks_the_earlier_lot_not_sold(conn: psycopg.Connection, s
     assert lots(conn)[20]["status"] == "NOT_SOLD"
 
 
+def test_late_file_that_moves_a_first_listing_earlier_relinks_the_stored_vin(
+    conn: psycopg.Connection, settings: Settings
+) -> None:
+    run(conn, source([lot(1, vin=VIN_X), lot(2, vin=VIN_X)]), settings, window_at=T0 + HOUR)
+    assert (lots(conn)[1]["relisted_as"], lots(conn)[2]["relisted_as"]) == (2, None)
+    # An older file arrives late: lot 2 was listed at T0 already, in an older row with another VIN. The row
+    # is stale (lot 2 keeps VIN_X), but lot 2 now comes first among the lots of VIN_X.
+    run(conn, source([lot(2, vin="JH4KA7561PC008269", source_updated_at=T0 - HOUR)]), settings, window_at=T0)
+    state = lots(conn)
+    assert (state[2]["vin"], state[2]["first_seen_at"]) == (VIN_X, T0)
+    assert (state[2]["relisted_as"], state[1]["relisted_as"]) == (1, None)
+
+
 def test_lot_that_reappears_is_active_again(conn: psycopg.Connection, settings: Settings) -> None:
     run(conn, source([lot(1), lot(2, auction_at=T0 - 5 * HOUR)]), settings)
     run(conn, source([lot(1, source_updated_at=T0 + HOUR)]), settings, force_completion=True)
