@@ -21,21 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(REPO / "python"))
+from _common import HERE, ensure_xdg, fresh_database, measure_floor, run_ingest, server_version, start_server, strict_csv
 
 TARGETS = {
     "window_vs_floor": 1.5,
@@ -44,95 +38,6 @@ TARGETS = {
     "changed_seconds": 1.5,
     "peak_rss_mb": 250.0,
 }
-
-
-# ---------------------------------------------------------------------------------------------------------
-# child: one ingest, JSON on stdout
-
-
-def child(args: argparse.Namespace) -> int:
-    from vinops.config import Settings
-    from vinops.ingest import ingest_file
-
-    settings = Settings.from_env(raw_dir=Path(args.raw_dir))
-    t0 = time.perf_counter()
-    result = ingest_file(args.file, database_url=args.url, settings=settings)
-    wall = time.perf_counter() - t0
-    json.dump({"summary": result, "wall": wall, "peak_rss_mb": peak_rss_kb() / 1024}, sys.stdout, default=str)
-    return 0
-
-
-def peak_rss_kb() -> int:
-    """This process's resident-set high-water mark (VmHWM: unlike ru_maxrss, not inherited across exec)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def run_child(file: Path, url: str, raw_dir: Path) -> dict[str, Any]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
-    t0 = time.perf_counter()
-    p = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", "--file", str(file), "--url", url, "--raw-dir", str(raw_dir)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    if p.returncode != 0:
-        raise RuntimeError(f"ingest of {file.name} failed:\n{p.stderr}")
-    out = json.loads(p.stdout)
-    out["process_wall"] = time.perf_counter() - t0
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
-# server and databases
-
-
-def start_server(base: Path) -> tuple[Any, str]:
-    from vinops.db import _pgserver
-
-    pgs = _pgserver()
-    server = pgs.get_server(base / "pg", cleanup_mode="delete")
-    import psycopg
-
-    with psycopg.connect(server.get_uri(), autocommit=True) as c:
-        c.execute("ALTER SYSTEM SET shared_buffers = '1GB'")
-        c.execute("ALTER SYSTEM SET max_wal_size = '4GB'")
-        c.execute("ALTER SYSTEM SET checkpoint_timeout = '30min'")
-    server.stop()
-    server.start()
-    return server, str(server.get_uri())
-
-
-def fresh_database(server_url: str) -> str:
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import make_conninfo
-
-    from vinops.db import migrate
-
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_conninfo(server_url, dbname=name)
-    with psycopg.connect(url) as c:
-        migrate(c)
-        c.execute("CHECKPOINT")
-    return url
-
-
-def server_version(url: str) -> int:
-    import psycopg
-
-    with psycopg.connect(url) as c:
-        return int(c.info.server_version)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -164,47 +69,6 @@ def make_changed(src: Path, dst: Path, share: float = 0.05) -> int:
     return changed
 
 
-def strict_csv(src: Path, dst: Path) -> tuple[int, int]:
-    """Copy of ``src`` without the rows PostgreSQL's strict CSV parser cannot take (the feed's unescaped
-    quotes, short rows): the floor needs a file COPY accepts. Returns (columns, rows dropped)."""
-    lines = src.read_bytes().split(b"\n")
-    columns = len(lines[0].split(b'","'))
-    kept, dropped = [lines[0]], 0
-    for line in lines[1:]:
-        if not line:
-            continue
-        fields = line.split(b'","')
-        inner = b"".join(fields)[1:-1]
-        if len(fields) == columns and b'"' not in inner and line.startswith(b'"') and line.endswith(b'"'):
-            kept.append(line)
-        else:
-            dropped += 1
-    dst.write_bytes(b"\n".join(kept) + b"\n")
-    return columns, dropped
-
-
-def floor_copy(url: str, csv_path: Path, columns: int) -> float:
-    """PostgreSQL's own COPY of the raw CSV into an UNLOGGED table of text columns (seconds)."""
-    import psycopg
-
-    cols = ", ".join(f"c{i} text" for i in range(columns))
-    with psycopg.connect(url) as c:
-        c.execute(f"CREATE UNLOGGED TABLE floor_raw ({cols})")
-        c.commit()
-        t0 = time.perf_counter()
-        with c.cursor().copy(f"COPY floor_raw FROM STDIN (FORMAT csv, HEADER true)") as cp:
-            with open(csv_path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    cp.write(chunk)
-        c.commit()
-        seconds = time.perf_counter() - t0
-        n = c.execute("SELECT count(*) FROM floor_raw").fetchone()[0]  # type: ignore[index]
-        c.execute("DROP TABLE floor_raw")
-        c.commit()
-    print(f"  floor COPY: {n:,} rows in {seconds:.3f} s", file=sys.stderr)
-    return seconds
-
-
 # ---------------------------------------------------------------------------------------------------------
 # main
 
@@ -216,16 +80,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--database-url", help="an existing server whose user may create databases")
     ap.add_argument("--out", type=Path, default=HERE / "out")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--file", help=argparse.SUPPRESS)
-    ap.add_argument("--url", help=argparse.SUPPRESS)
-    ap.add_argument("--raw-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        return child(args)
-
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(tempfile.gettempdir()) / f"vinops-xdg-{os.getuid()}"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    ensure_xdg()
     from vinops.sample import write_sample
 
     work = Path(tempfile.mkdtemp(prefix="vinops-bench-"))
@@ -248,26 +104,12 @@ def main() -> int:
             print(f"run {i + 1}/{args.repeat}", file=sys.stderr)
             url = fresh_database(server_url)
             raw_dir = work / f"raw{i}"
-            window = run_child(sample, url, raw_dir)
-            rerun = run_child(sample, url, raw_dir)
-            changed = run_child(changed_file, url, raw_dir)
-            floor_url = fresh_database(server_url)
-            csv_seconds = floor_copy(floor_url, floor_file, columns)
-            floor_run = run_child(sample, floor_url, work / f"rawf{i}")
-            fs = floor_run["summary"]["seconds"]
-            runs.append(
-                {
-                    "window": window,
-                    "rerun": rerun,
-                    "changed": changed,
-                    "floor": {
-                        "csv_copy": csv_seconds,
-                        "upsert": fs["upsert"],
-                        "completion": fs["completion"],
-                        "total": csv_seconds + fs["upsert"] + fs["completion"],
-                    },
-                }
-            )
+            window = run_ingest(sample, url, raw_dir)
+            rerun = run_ingest(sample, url, raw_dir)
+            changed = run_ingest(changed_file, url, raw_dir)
+            floor = measure_floor(server_url, sample, floor_file, columns, work / f"rawf{i}")
+            floor = {k: floor[k] for k in ("csv_copy", "upsert", "completion", "total")}
+            runs.append({"window": window, "rerun": rerun, "changed": changed, "floor": floor})
         report = summarize(runs, args, stats, n_changed, server_url)
         report["floor_rows_left_out"] = dropped
     finally:
@@ -334,7 +176,7 @@ def summarize(runs: list[dict[str, Any]], args: argparse.Namespace, stats: Any, 
         "file_bytes": stats.bytes,
         "changed_rows": n_changed,
         "cpus": os.cpu_count(),
-        "server_version": server_version(url) if args.database_url else "embedded (see figures)",
+        "server_version": server_version(url),
         "figures": figures,
         "checks": {k: {"value": v, "ok": ok} for k, (v, ok) in checks.items()},
         "last_run": {
