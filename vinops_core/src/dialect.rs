@@ -27,6 +27,9 @@ pub struct Fields {
     /// Set by the strict pass when every byte it scanned (a superset of the record's bytes) is ASCII, so
     /// the record is valid UTF-8 without a second look; only [`Fields::scanned_row`] relies on it.
     ascii: bool,
+    /// Set by the strict pass when the record is one physical line (no line break inside quotes), so
+    /// the reader need not count its breaks.
+    one_line: bool,
 }
 
 impl Fields {
@@ -34,6 +37,7 @@ impl Fields {
         self.buf.clear();
         self.spans.clear();
         self.ascii = false;
+        self.one_line = false;
     }
     pub fn len(&self) -> usize {
         self.spans.len()
@@ -55,6 +59,11 @@ impl Fields {
     /// as all ASCII skips the UTF-8 check in [`Row::text`].
     pub(crate) fn scanned_row<'a>(&'a self, input: &'a [u8]) -> Row<'a> {
         Row { input, fields: self, ascii: self.ascii }
+    }
+
+    /// The record just scanned is known to span one physical line (false: not known).
+    pub(crate) fn one_line(&self) -> bool {
+        self.one_line
     }
 
     #[inline]

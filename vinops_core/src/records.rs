@@ -247,7 +247,9 @@ impl<R: Read> RecordReader<R> {
                 }
                 Step::Row { end, repaired } => {
                     self.start += end;
-                    let (row, line) = self.advance(rec, end);
+                    // The strict pass knows when a record is one line: no need to count its breaks.
+                    let breaks = if self.fields.one_line() { 1 } else { count_breaks(&self.buf[rec..rec + end]) };
+                    let (row, line) = self.advance(breaks);
                     let raw_len = dialect::content_len(&self.buf[rec..rec + end], end);
                     return Ok(Some(Event::Record {
                         // `classify` just ran the pass on `buf[rec..]`, unchanged since.
@@ -260,7 +262,7 @@ impl<R: Read> RecordReader<R> {
                 }
                 Step::Count { end, raw_len, found } => {
                     self.start += end;
-                    let (row, line) = self.advance(rec, end);
+                    let (row, line) = self.advance(count_breaks(&self.buf[rec..rec + end]));
                     let expected = self.expected.unwrap_or(found);
                     return Ok(Some(Event::Bad {
                         raw: &self.buf[rec..rec + raw_len],
@@ -272,7 +274,7 @@ impl<R: Read> RecordReader<R> {
                 Step::TooLong => {
                     self.start += MAX_RECORD;
                     self.skipping = true;
-                    let (row, line) = self.advance(rec, MAX_RECORD);
+                    let (row, line) = self.advance(count_breaks(&self.buf[rec..rec + MAX_RECORD]));
                     return Ok(Some(Event::Bad {
                         raw: &self.buf[rec..rec + MAX_RECORD],
                         row,
@@ -317,12 +319,12 @@ impl<R: Read> RecordReader<R> {
         Ok(hex)
     }
 
-    /// Row and line numbers of the record at `buf[rec..rec + len]`, and move both counters past it.
-    fn advance(&mut self, rec: usize, len: usize) -> (u64, u64) {
+    /// Row and line numbers of a record that holds `breaks` line breaks, and move both counters past it.
+    fn advance(&mut self, breaks: u64) -> (u64, u64) {
         let row = self.next_row;
         let line = self.next_line;
         self.next_row += 1;
-        self.next_line += count_breaks(&self.buf[rec..rec + len]);
+        self.next_line += breaks;
         (row, line)
     }
 

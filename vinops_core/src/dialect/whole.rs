@@ -30,6 +30,7 @@ pub(super) fn scan(input: &[u8], out: &mut Fields) -> Option<Scan> {
     let mut after_delim = 1u64;
     let mut after_close = 0u64;
     let mut high = 0u64;
+    let mut inner_breaks = 0u64;
     let mut field = 0usize;
     let mut base = 0usize;
     while base < n {
@@ -42,6 +43,7 @@ pub(super) fn scan(input: &[u8], out: &mut Fields) -> Option<Scan> {
         let upto = if ends == 0 { u64::MAX } else { u64::MAX >> (63 - ends.trailing_zeros()) };
         let opens = m.quotes & quoted & upto;
         let closes = m.quotes & !quoted & upto;
+        inner_breaks |= m.breaks & quoted & upto;
         // An opening quote must start a field, a closing one must be followed by the field's end.
         if opens & !((delims << 1) | after_delim) != 0 || after_close & !delims != 0 {
             return None;
@@ -69,6 +71,7 @@ pub(super) fn scan(input: &[u8], out: &mut Fields) -> Option<Scan> {
                 _ => p + 1,
             };
             out.ascii = high == 0;
+            out.one_line = inner_breaks == 0;
             return Some(Scan::Complete { end, irregular: false });
         }
         inside = ((quoted as i64) >> 63) as u64;
