@@ -63,31 +63,32 @@ impl Bits {
     }
 }
 
-/// Rows staged before they are copied to the batch's buffers (see [`Columns`]).
+/// Rows staged before they are copied to the batch's buffers (see [`Columns`]): as many as a bitmap
+/// word holds, so a row's place in the stage is its `shift`.
 const STAGE: usize = 64;
 
 /// A column of fixed-width values.
 pub struct Prim<T> {
     values: Vec<T>,
-    /// The rows of the current stage.
-    stage: Vec<T>,
+    /// The rows of the current stage, row `k` at `stage[k]` (a fixed array: a push is one store).
+    stage: [T; STAGE],
     valid: Bits,
 }
 
 impl<T: ArrowNativeType> Prim<T> {
     fn with_capacity(rows: usize) -> Self {
-        Prim { values: Vec::with_capacity(rows), stage: Vec::with_capacity(STAGE), valid: Bits::with_capacity(rows) }
+        Prim { values: Vec::with_capacity(rows), stage: [T::default(); STAGE], valid: Bits::with_capacity(rows) }
     }
 
     #[inline(always)]
     pub fn push(&mut self, value: Option<T>, shift: u32) {
-        self.stage.push(value.unwrap_or_default());
+        self.stage[shift as usize % STAGE] = value.unwrap_or_default();
         self.valid.set(value.is_some(), shift);
     }
 
-    fn flush(&mut self) {
-        self.values.extend_from_slice(&self.stage);
-        self.stage.clear();
+    /// Moves the first `n` staged rows to the batch buffer.
+    fn flush(&mut self, n: usize) {
+        self.values.extend_from_slice(&self.stage[..n]);
     }
 
     fn take(&mut self, rows: usize, len: usize) -> (ScalarBuffer<T>, Option<NullBuffer>) {
@@ -115,9 +116,9 @@ pub struct Texts {
     offsets: Vec<i32>,
     data: Vec<u8>,
     valid: Bits,
-    /// The rows of the current stage: their text, and where each ends in it.
+    /// The rows of the current stage: their text, and where each ends in it (row `k` at `stage_ends[k]`).
     stage_data: Vec<u8>,
-    stage_ends: Vec<usize>,
+    stage_ends: [u32; STAGE],
 }
 
 impl Texts {
@@ -129,7 +130,7 @@ impl Texts {
             data: Vec::with_capacity(bytes),
             valid: Bits::with_capacity(rows),
             stage_data: Vec::new(),
-            stage_ends: Vec::with_capacity(STAGE),
+            stage_ends: [0; STAGE],
         }
     }
 
@@ -138,16 +139,17 @@ impl Texts {
         if let Some(s) = value {
             append_short(&mut self.stage_data, s.as_bytes());
         }
-        self.stage_ends.push(self.stage_data.len());
+        // A stage's text is far below 4 GiB (the whole batch's must fit an i32 offset).
+        self.stage_ends[shift as usize % STAGE] = self.stage_data.len() as u32;
         self.valid.set(value.is_some(), shift);
     }
 
-    fn flush(&mut self) {
+    /// Moves the first `n` staged rows to the batch buffers.
+    fn flush(&mut self, n: usize) {
         let base = self.data.len();
-        self.offsets.extend(self.stage_ends.iter().map(|&end| offset(base + end)));
+        self.offsets.extend(self.stage_ends[..n].iter().map(|&end| offset(base + end as usize)));
         self.data.extend_from_slice(&self.stage_data);
         self.stage_data.clear();
-        self.stage_ends.clear();
     }
 }
 
@@ -269,22 +271,22 @@ impl Columns {
         (self.len % 64) as u32
     }
 
-    /// Copies the staged rows of every column to its batch buffer.
-    fn flush(&mut self) {
+    /// Copies the staged rows of every column (`n`, the rows since the last flush) to its batch buffer.
+    fn flush(&mut self, n: usize) {
         for p in &mut self.i16 {
-            p.flush();
+            p.flush(n);
         }
         for p in self.i32.iter_mut().chain(self.dates.iter_mut()) {
-            p.flush();
+            p.flush(n);
         }
         for p in self.i64.iter_mut().chain(self.times.iter_mut()) {
-            p.flush();
+            p.flush(n);
         }
         for p in &mut self.f64 {
-            p.flush();
+            p.flush(n);
         }
         for t in &mut self.texts {
-            t.flush();
+            t.flush(n);
         }
     }
 
@@ -293,7 +295,7 @@ impl Columns {
     pub fn end_row(&mut self) {
         self.len += 1;
         if self.len % STAGE == 0 {
-            self.flush();
+            self.flush(STAGE);
         }
         if self.len % 64 == 0 {
             for p in &mut self.i16 {
@@ -328,7 +330,7 @@ impl Columns {
     /// rows (and, for text, the bytes per row seen in this batch).
     pub fn finish(&mut self) -> Vec<ArrayRef> {
         let rows = self.rows;
-        self.flush();
+        self.flush(self.len % STAGE);
         let len = std::mem::take(&mut self.len);
         let mut at = [0usize; 9];
         let mut next = |k: usize| {
