@@ -199,7 +199,10 @@ FROM (
                  bool_or(s.action = 'insert') OVER w AS has_new_lot
           FROM staging.lot_keys s
           WHERE s.action IN ('insert', 'update', 'touch') AND s.vin IS NOT NULL
-          WINDOW w AS (PARTITION BY s.vin COLLATE "C")
+          -- The window sorts in the DISTINCT ON order (its frame still spans the whole VIN): one sort.
+          WINDOW w AS (PARTITION BY s.vin COLLATE "C"
+                       ORDER BY coalesce(s.source_updated_at, '-infinity') DESC, s.lot_number DESC
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
           ORDER BY s.vin COLLATE "C", coalesce(s.source_updated_at, '-infinity') DESC, s.lot_number DESC) v
     LEFT JOIN vehicles t ON t.vin = v.vin
 ) c
