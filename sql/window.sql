@@ -527,15 +527,8 @@ WHERE k.action = 'insert';
 WITH vins AS MATERIALIZED (
     SELECT vin FROM staging.vehicle_plan WHERE relist_check
     UNION
-    SELECT vin FROM staging.lot_keys WHERE fix_first_seen AND vin IS NOT NULL
-    UNION
-    SELECT old_vin FROM staging.lot_keys WHERE fix_first_seen AND old_vin IS NOT NULL
-    UNION
-    SELECT vin FROM staging.lot_keys
-    WHERE action = 'update' AND vin IS DISTINCT FROM old_vin AND vin IS NOT NULL
-    UNION
-    SELECT old_vin FROM staging.lot_keys
-    WHERE action = 'update' AND vin IS DISTINCT FROM old_vin AND old_vin IS NOT NULL
+    SELECT v FROM staging.lot_keys k, unnest(ARRAY[k.vin, k.old_vin]) AS v
+    WHERE (k.fix_first_seen OR (k.action = 'update' AND k.vin IS DISTINCT FROM k.old_vin)) AND v IS NOT NULL
 )
 UPDATE lots o
 SET relisted_as = x.next_lot, updated_at = now()

@@ -218,6 +218,16 @@ def test_late_file_that_moves_a_first_listing_earlier_relinks_the_stored_vin(
     assert (state[2]["relisted_as"], state[1]["relisted_as"]) == (1, None)
 
 
+def test_lot_whose_vin_changes_is_relinked_under_both_vins(conn: psycopg.Connection, settings: Settings) -> None:
+    y = "JH4KA7561PC008269"
+    run(conn, source([lot(1, vin=VIN_X), lot(2, vin=VIN_X), lot(3, vin=y)]), settings, window_at=T0 + HOUR)
+    assert [lots(conn)[n]["relisted_as"] for n in (1, 2, 3)] == [2, None, None]
+    later = {"source_updated_at": T0 + 2 * HOUR}
+    r = run(conn, source([lot(1, vin=VIN_X, **later), lot(2, vin=y, **later), lot(3, vin=y, **later)]), settings)
+    assert r["lots_updated"] == 1
+    assert [lots(conn)[n]["relisted_as"] for n in (1, 2, 3)] == [None, 3, None]
+
+
 def test_lot_that_reappears_is_active_again(conn: psycopg.Connection, settings: Settings) -> None:
     run(conn, source([lot(1), lot(2, auction_at=T0 - 5 * HOUR)]), settings)
     run(conn, source([lot(1, source_updated_at=T0 + HOUR)]), settings, force_completion=True)
