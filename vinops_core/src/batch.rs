@@ -10,7 +10,7 @@ use crate::header::{HeaderMap, In, NAMES, N_IN};
 use crate::schema::{self, Kind, COLUMNS};
 use crate::taxonomy::{Domain, Matcher};
 use crate::text::{collapse_into, trim};
-use crate::zone::{local_to_utc_micros, ZoneResolver};
+use crate::zone::{UtcConverter, ZoneResolver};
 use crate::{number, time, vin};
 
 /// Why a row was not loaded: a stable code and a sentence.
@@ -164,6 +164,7 @@ pub struct BatchBuilder {
     rows: usize,
     matcher: Matcher,
     zones: ZoneResolver,
+    utc: UtcConverter,
     vin: String,
     engine: String,
     codes: Vec<i16>,
@@ -180,6 +181,7 @@ impl BatchBuilder {
             rows: 0,
             matcher,
             zones: ZoneResolver::new(),
+            utc: UtcConverter::default(),
             vin: String::new(),
             engine: String::new(),
             codes: Vec::new(),
@@ -239,12 +241,12 @@ impl BatchBuilder {
 
     fn append(&mut self, inputs: &Inputs, t: &Typed, source_row: u64, quote_repaired: bool, utf8_lossy: bool) {
         let get = |f: In| inputs[f as usize];
-        let Self { cols, matcher, zones, vin: vin_buf, engine, codes, .. } = self;
+        let Self { cols, matcher, zones, utc, vin: vin_buf, engine, codes, .. } = self;
         let mut code = |domain: Domain, value: Option<&str>| value.and_then(|v| matcher.lookup(domain, v));
 
         let tz = zones.resolve(get(In::YardName), get(In::LocationState), get(In::TimeZone));
         let auction_at = match (t.sale_date, t.sale_time, tz) {
-            (Some(day), Some(hhmm), Some(tz)) => Some(local_to_utc_micros(tz, day, hhmm)),
+            (Some(day), Some(hhmm), Some(tz)) => Some(utc.micros(tz, day, hhmm)),
             _ => None,
         };
         let vin = get(In::Vin).filter(|raw| vin::normalize_into(raw, vin_buf)).map(|_| vin_buf.as_str());

@@ -297,6 +297,27 @@ pub fn local_to_utc_micros(tz: Tz, days: i32, hhmm: i16) -> i64 {
     utc_secs.saturating_mul(1_000_000)
 }
 
+/// [`local_to_utc_micros`] with a cache: a file holds few distinct (zone, date, time) triples, and the
+/// zone rules are searched once for each instead of once per row.
+#[derive(Default)]
+pub struct UtcConverter {
+    cache: FxHashMap<(Tz, i32, i16), i64>,
+}
+
+impl UtcConverter {
+    pub fn micros(&mut self, tz: Tz, days: i32, hhmm: i16) -> i64 {
+        if let Some(&hit) = self.cache.get(&(tz, days, hhmm)) {
+            return hit;
+        }
+        let micros = local_to_utc_micros(tz, days, hhmm);
+        if self.cache.len() >= CACHE_CAP {
+            self.cache.clear();
+        }
+        self.cache.insert((tz, days, hhmm), micros);
+        micros
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
