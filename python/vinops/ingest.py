@@ -10,8 +10,9 @@ under an advisory lock (a second window waits):
 4. keeps rows a table constraint would refuse out of the upsert (quarantined with their typed values) and
    dedupes lots listed twice;
 5. runs the set-based upsert of ``sql/window.sql`` (plan → vehicles → lot events → lots → relist links);
-6. validates the file and runs completion (``vinops.completion``) when it is eligible; a bulk load (see
-   :data:`BULK_FK_MIN_ROWS`) then rebuilds the indexes and foreign keys it dropped;
+   a bulk load (see :data:`BULK_FK_MIN_ROWS`) rebuilds the indexes it dropped before the relist links;
+6. validates the file and runs completion (``vinops.completion``) when it is eligible; a bulk load then
+   re-adds the foreign keys it dropped;
 7. copies the original file into the raw store (in a background thread, beside the SQL work).
 
 Any failure rolls everything back (the raw-store copy is harmless: a rerun reuses it), so a rerun finishes
@@ -49,11 +50,11 @@ __all__ = ["IngestError", "WindowSource", "add_arguments", "ingest_file", "load_
 
 #: A window inserting at least this many lots (and a quarter of the table) loads in bulk: inside the
 #: window's transaction the foreign keys from lots and vehicles to other tables and their secondary indexes
-#: are dropped, the rows inserted (and completion run), then the indexes rebuilt and the keys re-added (one
-#: validating scan each, about 25 ms per key for 150k lots). Per-row foreign key checks would cost 16
-#: lookups per new lot (about 8 s for 150k lots); per-row index inserts in random order cost more than a
-#: rebuild. lots.relisted_as (a key to lots itself) stays: new lots carry none, so its per-row check stops
-#: at the NULL. The tables are locked for the duration (a first load or a backfill).
+#: are dropped, the rows inserted, the indexes rebuilt, relists linked and completion run, then the keys
+#: re-added (one validating scan each, about 25 ms per key for 150k lots). Per-row foreign key checks would
+#: cost 16 lookups per new lot (about 8 s for 150k lots); per-row index inserts in random order cost more
+#: than a rebuild. lots.relisted_as (a key to lots itself) stays: new lots carry none, so its per-row check
+#: stops at the NULL. The tables are locked for the duration (a first load or a backfill).
 BULK_FK_MIN_ROWS = 10_000
 
 #: Rows per Arrow batch asked of the parser: small enough that a batch and its encoded COPY data stay a few
@@ -768,7 +769,18 @@ def _load_window(
                     run("touch_lots", params)
                 if lots_ins:
                     run("insert_lots", params)
-                if relist_candidates:
+            if bulk:
+                # Before link_relists and completion, which find their lots through these indexes: built
+                # after their updates, an index could not serve this transaction (it would index HOT chains
+                # this transaction broke).
+                with stages("bulk"):
+                    # Index builds sort, and the key checks hash, in maintenance_work_mem.
+                    conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                    for definitions in dropped_indexes.values():
+                        for definition in definitions:
+                            conn.execute(definition)  # type: ignore[arg-type]
+            if relist_candidates:
+                with stages("lots"):
                     run("link_relists", params)
 
             enter("completion")
@@ -809,11 +821,6 @@ def _load_window(
                 enter("constraints")
                 bar.stage("constraints")
                 with stages("bulk"):
-                    # Index builds sort, and the key checks hash, in maintenance_work_mem.
-                    conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-                    for definitions in dropped_indexes.values():
-                        for definition in definitions:
-                            conn.execute(definition)  # type: ignore[arg-type]
                     for table, fks in dropped.items():
                         _add_foreign_keys(conn, table, fks)
 
