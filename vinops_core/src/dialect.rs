@@ -285,6 +285,12 @@ struct Masks {
 /// The masks of `input[base..base + 64]` (bits past the input's end are clear).
 #[inline(always)]
 fn block_masks(input: &[u8], base: usize) -> Masks {
+    block_masks_with(input, base, masks64)
+}
+
+/// [`block_masks`] with the given way of computing the masks of 64 bytes.
+#[inline(always)]
+fn block_masks_with(input: &[u8], base: usize, masks64: impl Fn(&[u8; 64]) -> Masks) -> Masks {
     let rest = &input[base.min(input.len())..];
     if rest.len() >= 64 {
         return masks64(rest[..64].try_into().expect("64 bytes"));

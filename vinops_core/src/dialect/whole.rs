@@ -4,7 +4,7 @@
 //! line break yet, a `\r` that ends the input) is left to the general pass, which decides as before.
 //! So where it answers it must agree with [`super::strict`] exactly (the tests compare them).
 
-use super::{block_masks, Fields, Scan};
+use super::{block_masks_with, Fields, Masks, Scan};
 
 /// Bit `k` is set when an odd number of bits of `x` at positions ≤ `k` are set: with `x` the quotes, the
 /// quoted bytes, opening quote included and closing quote excluded.
@@ -21,6 +21,24 @@ fn prefix_xor(mut x: u64) -> u64 {
 
 /// The record at `input[0..]` split into `out` (cleared first), or None when the general pass must decide.
 pub(super) fn scan(input: &[u8], out: &mut Fields) -> Option<Scan> {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above; the answer is cached).
+        return unsafe { scan_avx2(input, out) };
+    }
+    scan_with(input, out, super::masks64)
+}
+
+/// [`scan`] compiled for AVX2, so the mask computation is inlined into the loop instead of being a call
+/// per block.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scan_avx2(input: &[u8], out: &mut Fields) -> Option<Scan> {
+    scan_with(input, out, |block| super::masks64_avx2(block))
+}
+
+#[inline(always)]
+fn scan_with(input: &[u8], out: &mut Fields, masks64: impl Fn(&[u8; 64]) -> Masks + Copy) -> Option<Scan> {
     out.clear();
     let n = input.len();
     // Carried from one block to the next: all ones when the block starts inside quotes; bit 0 set when
@@ -34,7 +52,7 @@ pub(super) fn scan(input: &[u8], out: &mut Fields) -> Option<Scan> {
     let mut field = 0usize;
     let mut base = 0usize;
     while base < n {
-        let m = block_masks(input, base);
+        let m = block_masks_with(input, base, masks64);
         high |= m.high;
         let quoted = prefix_xor(m.quotes) ^ inside;
         let delims = (m.commas | m.breaks) & !quoted;
