@@ -52,6 +52,8 @@ def test_compare_runs_every_contender(pg_server_url: str, tmp_path: Path) -> Non
     assert c["parse.pyarrow_1t"]["rows"] + c["parse.pyarrow_1t"]["rows_skipped"] == rows
     assert {"hash", "parse", "copy", "upsert", "completion"} <= set(c["window.rust"]["stages"])
     assert set(c["window.floor"]["stages"]) == {"csv_copy", "upsert", "completion"}
+    # the test server runs on this machine as a superuser: it reads the file itself, as the floor does
+    assert c["window.floor"]["copy_from"] == "server file"
 
     assert set(report["ratios"]) == RATIOS
     for name, r in report["ratios"].items():
