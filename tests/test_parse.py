@@ -254,3 +254,39 @@ def test_utf8_lossy_is_set_by_the_fields_that_feed_a_column(tmp_path: Path) -> N
     table, _ = parse_file(write(tmp_path, body))
     assert table.column("utf8_lossy").to_pylist() == [False, True, False]
     assert table.column("make").to_pylist() == ["ok", "\ufffd", "ok"]
+
+
+def _signed(h: int) -> int:
+    return h - (1 << 64) if h >= 1 << 63 else h
+
+
+@pytest.mark.parametrize("engine", ["rust", "python"])
+def test_record_hash_is_xxh3_of_the_raw_record_with_the_seed(tmp_path: Path, engine: str) -> None:
+    import xxhash
+
+    records = [
+        b'"1","2010","VIN","LX","0","2026-01-01T00:00:00Z"',
+        b'"2","2010","VIN","two\r\nlines","0","2026-01-01T00:00:00Z"',  # a quoted line break is part of it
+        b'"3","2010","VIN","113" SLEEPER CAB","0","2026-01-01T00:00:00Z"',  # repaired quote
+    ]
+    path = write(tmp_path, b"\xef\xbb\xbf" + HEADER.encode().replace(b"\n", b"\r\n") + b"\r\n".join(records))
+    for seed in (0, 1, 2**63 + 5, 2**64 - 1):
+        table, _ = parse_file(path, engine=engine, seed=seed)  # type: ignore[arg-type]
+        want = [_signed(xxhash.xxh3_64_intdigest(r, seed=seed)) for r in records]
+        assert table.column("record_hash").to_pylist() == want
+
+
+def test_record_seed_fingerprints_the_header_and_the_taxonomy_not_the_rows(tmp_path: Path) -> None:
+    from vinops.parse import record_seed
+
+    rows = '"1","2010","VIN","LX","0","2026-01-01T00:00:00Z"\n'
+    a = write(tmp_path, HEADER + rows, "a.csv")
+    b = write(tmp_path, HEADER + rows.replace("LX", "EX") + rows, "b.csv")
+    reordered = write(tmp_path, '"Year","Lot number","VIN","Trim","Sale Date M/D/CY","Last Updated Time"\n' + rows, "c.csv")
+    quoted_break = write(tmp_path, HEADER.replace('"Trim"', '"Trim\nX"') + rows, "d.csv")
+    tx = {"color": {"RED": 1}}
+    assert record_seed(a, None) == record_seed(b, None)
+    assert record_seed(a, tx) == record_seed(b, {"color": {"RED": 1}})
+    seeds = {record_seed(a, None), record_seed(a, tx), record_seed(a, {"color": {"RED": 2}}), record_seed(reordered, None),
+             record_seed(quoted_break, None)}  # fmt: skip
+    assert len(seeds) == 5

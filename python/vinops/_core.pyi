@@ -25,7 +25,9 @@ class CsvReader:
         *,
         batch_size: int = 65536,
         taxonomy: Mapping[str, Mapping[str, int]] | None = None,
-    ) -> None: ...
+        seed: int = 0,
+    ) -> None:
+        """`seed` (0 to 2**64 - 1): the seed of every row's `record_hash`, XXH3-64 of the record's raw bytes."""
     def __arrow_c_schema__(self) -> object: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
     def summary(self) -> dict[str, Any]:

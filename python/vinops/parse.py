@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -22,6 +23,11 @@ Engine = Literal["rust", "python"]
 SCHEMA: pa.Schema = pa.schema(_core.OutputSchema())
 
 DEFAULT_BATCH_SIZE = 65_536
+
+#: Bump whenever a change of the parsing rules (docs/normalization.md) or of either engine could give a record
+#: other values: it is part of :func:`record_seed`, so every stored ``lots.row_hash`` stops matching and the
+#: next window compares every row again instead of skipping it as unchanged.
+NORMALIZATION_VERSION = 1
 
 
 class _Source(Protocol):
@@ -46,18 +52,47 @@ def read_file(
     engine: Engine = "rust",
     taxonomy: Mapping[str, Mapping[str, int]] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    seed: int = 0,
 ) -> Parsed:
-    """Opens `path` and reads its header; raises `VinopsError` for a file that is not a Copart CSV."""
+    """Opens `path` and reads its header; raises `VinopsError` for a file that is not a Copart CSV.
+
+    `seed` seeds every row's `record_hash` (the ingest passes :func:`record_seed`)."""
     mapping = {d: dict(v) for d, v in taxonomy.items()} if taxonomy is not None else None
     if engine == "rust":
-        core = _core.CsvReader(os.fspath(path), batch_size=batch_size, taxonomy=mapping)
+        core = _core.CsvReader(os.fspath(path), batch_size=batch_size, taxonomy=mapping, seed=seed)
         return Parsed(pa.RecordBatchReader.from_stream(core), core, engine)
     if engine == "python":
         from vinops.reference import ReferenceReader
 
-        ref = ReferenceReader(path, taxonomy=mapping, batch_size=batch_size)
+        ref = ReferenceReader(path, taxonomy=mapping, batch_size=batch_size, seed=seed)
         return Parsed(pa.RecordBatchReader.from_batches(SCHEMA, ref.batches()), ref, engine)
     raise ValueError(f"unknown engine {engine!r} (choose 'rust' or 'python')")
+
+
+def record_seed(path: str | os.PathLike[str], taxonomy: Mapping[str, Mapping[str, int]] | None) -> int:
+    """The seed of `record_hash` for parsing `path` with `taxonomy`: a fingerprint (XXH3-64) of everything
+    besides a record's own bytes that determines its row: the header record's raw bytes (column order and
+    names), the taxonomy mapping, the zone table, the core's version and :data:`NORMALIZATION_VERSION`. So two
+    rows with the same record hash (same record bytes, same seed) have the same values: the ingest skips a row
+    whose hash its lot already stores. Reads only the file's first record."""
+    import xxhash
+
+    from vinops.reference import ZONES_PATH, _RecordStream
+
+    with open(path, "rb") as f:
+        header = _RecordStream(f).next_record(None)
+    h = xxhash.xxh3_64()
+
+    def part(data: bytes) -> None:
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+
+    part(f"vinops-normalization {NORMALIZATION_VERSION} core {_core.__version__}".encode())
+    part(header.raw if header is not None else b"")
+    mapping = {d: dict(v) for d, v in taxonomy.items()} if taxonomy is not None else None
+    part(json.dumps(mapping, sort_keys=True, separators=(",", ":"), default=str).encode())
+    part(ZONES_PATH.read_bytes())
+    return h.intdigest()
 
 
 def parse_file(
@@ -67,10 +102,11 @@ def parse_file(
     taxonomy: Mapping[str, Mapping[str, int]] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Any = None,
+    seed: int = 0,
 ) -> tuple[pa.Table, dict[str, Any]]:
     """Parses the whole file: the rows as one table (batches kept, no copy) and the summary."""
     started = time.perf_counter()
-    parsed = read_file(path, engine=engine, taxonomy=taxonomy, batch_size=batch_size)
+    parsed = read_file(path, engine=engine, taxonomy=taxonomy, batch_size=batch_size, seed=seed)
     batches = []
     for batch in parsed.reader:
         batches.append(batch)

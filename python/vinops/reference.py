@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
+import xxhash
 
 from vinops._core import VinopsError
 
@@ -156,6 +157,7 @@ _COLUMNS: list[tuple[str, str, bool]] = [
     ("source_row", "Int64", False),
     ("quote_repaired", "Bool", False),
     ("utf8_lossy", "Bool", False),
+    ("record_hash", "Int64", False),
 ]
 
 #: The Arrow schema of every batch.
@@ -308,6 +310,13 @@ def _fold_header(name: str) -> str:
 def _fold_value(value: str) -> str:
     """Taxonomy values (and zone keys) match after trimming, collapsing whitespace, ASCII upper-casing."""
     return _collapse(value).translate(_TO_UPPER)
+
+
+def record_hash(raw: bytes, seed: int = 0) -> int:
+    """`record_hash`: XXH3-64 of the record's raw bytes (without its line break) with `seed`, as a signed
+    int64 (the two's-complement reading of the unsigned digest, as the core's `as i64`)."""
+    h = xxhash.xxh3_64_intdigest(raw, seed=seed)
+    return h - (1 << 64) if h >= 1 << 63 else h
 
 
 def _decode(raw: bytes) -> tuple[str, bool]:
@@ -931,9 +940,13 @@ class ReferenceReader:
         taxonomy: Mapping[str, Mapping[str, int]] | None = None,
         batch_size: int = 65536,
         zones: str | os.PathLike[str] | None = None,
+        seed: int = 0,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if not 0 <= seed < 1 << 64:
+            raise OverflowError("seed must be an unsigned 64-bit integer")
+        self._seed = seed
         self._started = time.perf_counter()
         self._seconds = 0.0
         self._batch_size = batch_size
@@ -1092,6 +1105,7 @@ class ReferenceReader:
         row["source_row"] = record.row
         row["quote_repaired"] = record.quote_repaired
         row["utf8_lossy"] = lossy
+        row["record_hash"] = record_hash(record.raw, self._seed)
         return row
 
     def _typed_value(self, spec: _Input, value: str) -> Any:

@@ -181,7 +181,8 @@ CREATE UNLOGGED TABLE staging.lots (
     announcement_codes       smallint[],
     source_row               bigint,
     quote_repaired           boolean,
-    utf8_lossy               boolean
+    utf8_lossy               boolean,
+    record_hash              bigint
 ) WITH (autovacuum_enabled = off);
 -- Autovacuum is off for the staging tables: statistics describing the previous window would mislead the
 -- planner, which otherwise sizes them from their pages (and the plan tables are analyzed each window).

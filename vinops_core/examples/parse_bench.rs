@@ -62,7 +62,7 @@ fn main() {
             None => Matcher::default(),
         };
         let started = Instant::now();
-        let mut reader = CopartReader::open(Path::new(&path), ReaderOptions { matcher, batch_size })
+        let mut reader = CopartReader::open(Path::new(&path), ReaderOptions { matcher, batch_size, seed: 0 })
             .expect("header");
         // Batches are kept until the end, as `vinops parse` keeps its table: every batch's buffers are
         // then fresh memory, whose page faults are part of the cost.

@@ -169,10 +169,12 @@ pub struct BatchBuilder {
     engine: String,
     codes: Vec<i16>,
     lossy: Vec<String>,
+    seed: u64,
 }
 
 impl BatchBuilder {
-    pub fn new(header: HeaderMap, matcher: Matcher, capacity: usize) -> Self {
+    /// `seed`: the seed of every row's `record_hash`.
+    pub fn new(header: HeaderMap, matcher: Matcher, capacity: usize, seed: u64) -> Self {
         let mapped = header.column_of.iter().enumerate().filter_map(|(slot, col)| Some((slot, (*col)?))).collect();
         Self {
             header,
@@ -186,6 +188,7 @@ impl BatchBuilder {
             engine: String::new(),
             codes: Vec::new(),
             lossy: Vec::new(),
+            seed,
         }
     }
 
@@ -205,8 +208,9 @@ impl BatchBuilder {
         self.rows == 0
     }
 
-    /// Converts one record (with the header's width) and appends it, or says why not.
-    pub fn push(&mut self, fields: Row<'_>, source_row: u64, quote_repaired: bool) -> Result<(), Rejection> {
+    /// Converts one record (with the header's width) and appends it, or says why not. `raw`: the record's
+    /// bytes without its line break (what `record_hash` hashes).
+    pub fn push(&mut self, fields: Row<'_>, raw: &[u8], source_row: u64, quote_repaired: bool) -> Result<(), Rejection> {
         debug_assert_eq!(fields.len(), self.header.width);
         let mut utf8_lossy = false;
         // Decode every mapped field; invalid UTF-8 is rare, so the lossy copies are made only then.
@@ -232,14 +236,15 @@ impl BatchBuilder {
         }
         let t = typed(&inputs);
         if let Ok(t) = &t {
-            self.append(&inputs, t, source_row, quote_repaired, utf8_lossy);
+            let record_hash = xxhash_rust::xxh3::xxh3_64_with_seed(raw, self.seed) as i64;
+            self.append(&inputs, t, source_row, quote_repaired, utf8_lossy, record_hash);
             self.rows += 1;
         }
         self.lossy = lossy;
         t.map(|_| ())
     }
 
-    fn append(&mut self, inputs: &Inputs, t: &Typed, source_row: u64, quote_repaired: bool, utf8_lossy: bool) {
+    fn append(&mut self, inputs: &Inputs, t: &Typed, source_row: u64, quote_repaired: bool, utf8_lossy: bool, record_hash: i64) {
         let get = |f: In| inputs[f as usize];
         let Self { cols, matcher, zones, utc, vin: vin_buf, engine, codes, .. } = self;
         let mut code = |domain: Domain, value: Option<&str>| value.and_then(|v| matcher.lookup(domain, v));
@@ -367,6 +372,7 @@ impl BatchBuilder {
         w.i64("source_row", Some(source_row as i64));
         w.flag("quote_repaired", Some(quote_repaired));
         w.flag("utf8_lossy", Some(utf8_lossy));
+        w.i64("record_hash", Some(record_hash));
         debug_assert_eq!(w.at, COLUMNS.len());
         cols.end_row();
     }

@@ -86,8 +86,8 @@ impl Iterator for Batches {
 #[pymethods]
 impl PyCsvReader {
     #[new]
-    #[pyo3(signature = (path, *, batch_size = 65_536, taxonomy = None))]
-    fn new(py: Python<'_>, path: PathBuf, batch_size: usize, taxonomy: Option<Mapping<'_>>) -> PyResult<Self> {
+    #[pyo3(signature = (path, *, batch_size = 65_536, taxonomy = None, seed = 0))]
+    fn new(py: Python<'_>, path: PathBuf, batch_size: usize, taxonomy: Option<Mapping<'_>>, seed: u64) -> PyResult<Self> {
         if batch_size == 0 {
             return Err(pyo3::exceptions::PyValueError::new_err("batch_size must be at least 1"));
         }
@@ -96,7 +96,7 @@ impl PyCsvReader {
             Some(map) => Matcher::new(taxonomy_codes(map).map_err(to_py)?).map_err(to_py)?,
         };
         let reader = py
-            .detach(|| CopartReader::open(&path, ReaderOptions { batch_size, matcher }))
+            .detach(|| CopartReader::open(&path, ReaderOptions { batch_size, matcher, seed }))
             .map_err(to_py)?;
         Ok(Self { state: Arc::new(Mutex::new(reader)), streamed: Mutex::new(false) })
     }

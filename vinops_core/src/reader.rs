@@ -20,11 +20,13 @@ pub struct ReaderOptions {
     pub batch_size: usize,
     /// The taxonomy mapping; `Matcher::default()` maps nothing.
     pub matcher: Matcher,
+    /// The seed of `record_hash` (the caller's fingerprint of everything else that shapes a row).
+    pub seed: u64,
 }
 
 impl Default for ReaderOptions {
     fn default() -> Self {
-        Self { batch_size: 65_536, matcher: Matcher::default() }
+        Self { batch_size: 65_536, matcher: Matcher::default(), seed: 0 }
     }
 }
 
@@ -109,7 +111,7 @@ impl<R: Read> CopartReader<R> {
         let batch_size = options.batch_size.max(1); // the binding refuses 0; a Rust caller gets 1
         Ok(Self {
             records,
-            builder: BatchBuilder::new(header, options.matcher, batch_size),
+            builder: BatchBuilder::new(header, options.matcher, batch_size, options.seed),
             batch_size,
             summary,
             busy: started.elapsed(),
@@ -148,7 +150,7 @@ impl<R: Read> CopartReader<R> {
                 }
                 Some(Event::Record { fields, raw, row, line, quote_repaired }) => {
                     s.rows_in += 1;
-                    match self.builder.push(fields, row, quote_repaired) {
+                    match self.builder.push(fields, raw, row, quote_repaired) {
                         Ok(()) => s.rows_ok += 1,
                         Err(rejection) => {
                             s.rows_quarantined += 1;

@@ -138,6 +138,7 @@ pub const COLUMNS: &[Column] = &[
     Column { name: "source_row", kind: Kind::Int64, nullable: false, doc: "1-based index of the record among data records" },
     Column { name: "quote_repaired", kind: Kind::Bool, nullable: false, doc: "the tolerant quote rule was needed" },
     Column { name: "utf8_lossy", kind: Kind::Bool, nullable: false, doc: "some bytes were not UTF-8 and were replaced" },
+    Column { name: "record_hash", kind: Kind::Int64, nullable: false, doc: "XXH3-64 of the record's raw bytes, seeded" },
 ];
 
 /// The Arrow schema of every batch the reader yields.
