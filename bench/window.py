@@ -185,7 +185,7 @@ def summarize(runs: list[dict[str, Any]], args: argparse.Namespace, stats: Any, 
             "window_counts": {k: last["window"]["summary"][k] for k in ("rows_in", "rows_loaded", "rows_quarantined", "lots_inserted", "vehicles_inserted")},
             "changed_seconds": last["changed"]["summary"]["seconds"],
             "changed_statements": last["changed"]["summary"].get("statement_seconds"),
-            "changed_counts": {k: last["changed"]["summary"][k] for k in ("lots_updated", "lots_unchanged", "lots_inserted", "lots_pending_result")},
+            "changed_counts": {k: last["changed"]["summary"][k] for k in ("lots_updated", "lots_unchanged", "lots_inserted", "lots_pending_result", "rows_skipped")},
             "floor": last["floor"],
         },
     }

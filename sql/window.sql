@@ -12,9 +12,16 @@
 --
 -- Last write wins on the key (coalesce(source_updated_at, -infinity), source_window_at): a row only replaces
 -- a lot (or a vehicle) whose key is older, so files may arrive in any order. A newer row whose values are
--- identical is not rewritten: lots.row_hash (hash_record_extended of the 73 data columns, stored with every
--- write) finds the candidates without a wide join, and lot_change_events confirms each one column by column
--- (IS DISTINCT FROM); if only the Last Updated Time moved, only that is updated (touch_lots).
+-- identical is not rewritten. lots.row_hash holds the parser's record_hash of the row the lot's values came
+-- from (XXH3 of the record's bytes, seeded with a fingerprint of the header, taxonomy, zone table and
+-- normalization version: docs/normalization.md §5), so an equal hash means equal values. The ingest reads
+-- the (lot_number, row_hash) of the ACTIVE lots before the COPY and does not stage the rows that match
+-- (they would be planned 'none'); it keeps their lot numbers for completion, passes the skipped copies of
+-- lots listed twice to dedupe_lots and the skipped lots first seen later than this window to
+-- plan_skipped_late, so the result is the one of staging every row. A different hash is only a candidate:
+-- confirm_changes compares the candidates column by column (IS DISTINCT FROM); equal values are no update
+-- (touch_lots moves the key if the Last Updated Time moved and stores the new hash), and lot_change_events
+-- records the columns that really changed.
 -- Column lists are explicit; tests/db/test_sql_contract.py checks that they cover every data column.
 
 -- name: clear_staging
@@ -24,25 +31,35 @@ TRUNCATE staging.lots, staging.lot_plan, staging.vehicle_plan;
 -- name: dedupe_lots
 -- Run only when a lot number is listed twice in the file: the copy with the latest Last Updated Time (then
 -- the later row) stays, the others leave staging (the lot stays present through the copy that stays).
+-- Copies the ingest skipped as unchanged (their record hash is the lot's: see vinops.ingest) were never
+-- staged; the ones whose lot number is listed twice are passed in (%(skipped_lots)s, %(skipped_rows)s,
+-- %(skipped_updated)s: lot number, source_row, source_updated_at) and rank with the staged copies. When a
+-- skipped copy wins, every staged copy of its lot leaves: the lot keeps its row, which is what the skipped
+-- copy says (same record, same seed: same values), exactly as if that copy had been staged and planned
+-- ('none'). When a staged copy wins, it is planned as it would have been.
 DELETE FROM staging.lots s
-USING (SELECT ctid AS row_id,
+USING (SELECT row_id,
               row_number() OVER (PARTITION BY lot_number
                                  ORDER BY source_updated_at DESC NULLS LAST, source_row DESC) AS rank
-       FROM staging.lots
-       WHERE lot_number IN (SELECT lot_number FROM staging.lots GROUP BY lot_number HAVING count(*) > 1)) d
+       FROM (SELECT ctid AS row_id, lot_number, source_updated_at, source_row
+             FROM staging.lots
+             WHERE lot_number IN (SELECT lot_number FROM staging.lots GROUP BY lot_number HAVING count(*) > 1)
+                OR lot_number = ANY(%(skipped_lots)s::bigint[])
+             UNION ALL
+             SELECT NULL::tid, k.lot_number, k.source_updated_at, k.source_row
+             FROM unnest(%(skipped_lots)s::bigint[], %(skipped_rows)s::bigint[], %(skipped_updated)s::timestamptz[])
+                  AS k(lot_number, source_row, source_updated_at)) c) d
 WHERE s.ctid = d.row_id AND d.rank > 1;
 
 -- name: plan_keys
 -- What the window does to each lot it lists, decided on narrow columns. Rows a table CHECK would refuse are
 -- planned as 'refused' (quarantined with their typed values instead of failing the window: one bad row never
 -- blocks the feed); the refusal tests mirror the CHECK constraints of lots and vehicles. Whether a row
--- differs from its lot is decided on lots.row_hash, a hash of the data columns; lot_change_events then
--- records the columns that really changed. Lots with nothing to do are left out. The hash is kept
--- (insert_lots and touch_lots store it), and so are the vehicle columns (plan_vehicles reads them).
--- A CREATE TABLE AS (not an INSERT) so that PostgreSQL may scan, hash and join in parallel. The hash
--- expression appears in several conditions, but it is computed once for a new lot and for a row those
--- conditions drop; only a row that changes computes it again (fencing it in a subquery would cost the
--- parallel plan, which is worth more).
+-- may differ from its lot is decided on the parser's record hash (staging.lots.record_hash against
+-- lots.row_hash): equal means equal values; a different hash is only a candidate ('update', or stale),
+-- confirmed column by column by confirm_changes. Lots with nothing to do are left out. The hash is kept
+-- (insert_lots, update_lots and touch_lots store it), and so are the vehicle columns (plan_vehicles reads
+-- them). A CREATE TABLE AS (not an INSERT) so that PostgreSQL may scan, hash and join in parallel.
 CREATE UNLOGGED TABLE staging.lot_keys WITH (autovacuum_enabled = off) AS
 SELECT lot_number,
        CASE WHEN refusal IS NOT NULL THEN 'refused'
@@ -102,7 +119,62 @@ FROM (
                  s.model_detail, s.trim, s.vehicle_type, s.vehicle_type_code, s.body_style, s.body_style_code,
                  s.color, s.color_code, s.engine, s.drive, s.drive_code, s.transmission, s.transmission_code,
                  s.fuel, s.fuel_code, s.cylinders,
-                 hash_record_extended(ROW(
+                 s.record_hash AS row_hash
+          FROM staging.lots s) s
+    LEFT JOIN lots t ON t.lot_number = s.lot_number
+) c
+WHERE refusal IS NOT NULL
+   OR is_new
+   OR (newer AND (differs OR moved))
+   OR (NOT newer AND differs)
+   OR old_first_seen > %(window_at)s
+   OR old_status <> 'ACTIVE';
+
+-- name: plan_skipped_late
+-- Lots the ingest skipped as unchanged (never staged) but first seen later than this window's instant (a
+-- file that arrived late): as staged rows they would have been planned 'none' with fix_first_seen, so they
+-- are planned so here (%(late_lots)s: the skipped lots whose first_seen_at the ingest saw after
+-- window_at). A lot whose staged copy won over the skipped one (listed twice) was planned by plan_keys.
+INSERT INTO staging.lot_keys (lot_number, action, refusal, stale, fix_first_seen, old_status, old_vin, row_hash,
+                              source_updated_at, vin)
+SELECT t.lot_number, 'none', NULL, false, true, t.status, t.vin, t.row_hash, t.source_updated_at, t.vin
+FROM lots t
+WHERE t.lot_number = ANY(%(late_lots)s::bigint[])
+  AND t.status = 'ACTIVE' AND t.first_seen_at > %(window_at)s
+  AND NOT EXISTS (SELECT 1 FROM staging.lots s WHERE s.lot_number = t.lot_number);
+
+-- name: confirm_changes
+-- A different record hash does not prove different values: the same values may come from another record
+-- (columns in another order, other whitespace, a reseeded taxonomy changes the seed of every hash). The
+-- candidates ('update', and the older rows counted as stale) are compared column by column; equal values
+-- are no update: 'touch' if the Last Updated Time moved (it moves the key and stores the new hash, as
+-- before), else 'rehash' (touch_lots stores only the new hash, so the next window can skip the row), and
+-- an older row with equal values is not stale. Run only when plan_counts found candidates; it joins the
+-- staged rows of those few lots.
+UPDATE staging.lot_keys k
+SET action = CASE WHEN k.action <> 'update' THEN k.action
+                  WHEN k.source_updated_at IS DISTINCT FROM t.source_updated_at THEN 'touch'
+                  ELSE 'rehash' END,
+    stale = false
+FROM staging.lots s
+JOIN lots t ON t.lot_number = s.lot_number
+WHERE s.lot_number = k.lot_number
+  AND (k.action = 'update' OR k.stale)
+  AND (
+        t.vin, t.yard_number, t.yard_name, t.sale_date, t.sale_day_of_week, t.sale_time_hhmm,
+        t.time_zone_abbr, t.sale_tz, t.auction_at, t.item_number, t.vehicle_type, t.vehicle_type_code,
+        t.year, t.make, t.model_group, t.model_detail, t.trim, t.body_style, t.body_style_code, t.color,
+        t.color_code, t.damage_primary, t.damage_primary_code, t.damage_secondary, t.damage_secondary_code,
+        t.title_state, t.title_type, t.title_type_code, t.has_keys, t.has_keys_code, t.lot_cond,
+        t.lot_cond_code, t.odometer, t.odometer_brand, t.odometer_brand_code, t.retail_value_cents,
+        t.repair_cost_cents, t.engine, t.drive, t.drive_code, t.transmission, t.transmission_code, t.fuel,
+        t.fuel_code, t.cylinders, t.runs_drives, t.runs_drives_code, t.sale_status, t.sale_status_code,
+        t.high_bid_cents, t.buy_it_now_cents, t.currency_code, t.make_offer_eligible, t.rentals, t.wholesale,
+        t.sale_light, t.sale_light_code, t.autograde, t.announcements, t.announcement_codes, t.special_note,
+        t.grid_row, t.seller_name, t.location_city, t.location_state, t.location_zip, t.location_country,
+        t.offsite_address1, t.offsite_state, t.offsite_city, t.offsite_zip, t.image_thumbnail, t.image_url)
+      IS NOT DISTINCT FROM
+      (
         s.vin, s.yard_number, s.yard_name, s.sale_date, s.sale_day_of_week, s.sale_time_hhmm,
         s.time_zone_abbr, s.sale_tz, s.auction_at, s.item_number, s.vehicle_type, s.vehicle_type_code,
         s.year, s.make, s.model_group, s.model_detail, s.trim, s.body_style, s.body_style_code, s.color,
@@ -114,21 +186,12 @@ FROM (
         s.high_bid_cents, s.buy_it_now_cents, s.currency_code, s.make_offer_eligible, s.rentals, s.wholesale,
         s.sale_light, s.sale_light_code, s.autograde, s.announcements, s.announcement_codes, s.special_note,
         s.grid_row, s.seller_name, s.location_city, s.location_state, s.location_zip, s.location_country,
-        s.offsite_address1, s.offsite_state, s.offsite_city, s.offsite_zip, s.image_thumbnail, s.image_url), 0) AS row_hash
-          FROM staging.lots s) s
-    LEFT JOIN lots t ON t.lot_number = s.lot_number
-) c
-WHERE refusal IS NOT NULL
-   OR is_new
-   OR (newer AND (differs OR moved))
-   OR (NOT newer AND differs)
-   OR old_first_seen > %(window_at)s
-   OR old_status <> 'ACTIVE';
+        s.offsite_address1, s.offsite_state, s.offsite_city, s.offsite_zip, s.image_thumbnail, s.image_url);
 
 -- name: plan_counts
 SELECT count(*) FILTER (WHERE action = 'insert'),
        count(*) FILTER (WHERE action = 'update'),
-       count(*) FILTER (WHERE action = 'touch' OR (action = 'none' AND fix_first_seen)),
+       count(*) FILTER (WHERE action IN ('touch', 'rehash') OR (action = 'none' AND fix_first_seen)),
        count(*) FILTER (WHERE stale),
        count(*) FILTER (WHERE action = 'refused'),
        count(*) FILTER (WHERE action = 'insert' OR fix_first_seen
@@ -253,8 +316,9 @@ WHERE t.vin = p.vin AND p.action IN ('update', 'touch');
 
 -- name: lot_change_events
 -- One event per changed lot with only the columns that changed, their old and new values (and the Last
--- Updated Time that came with the change). Its row count is the number of lots really changed: a different
--- hash of equal values (possible after a PostgreSQL upgrade) only refreshes the stored hash.
+-- Updated Time that came with the change). confirm_changes already turned the updates of equal values into
+-- touches; the comparison stays as a guard (an update never writes an event without a change). Its row
+-- count is the number of lots really changed.
 INSERT INTO lot_events (lot_number, load_id, at, kind, old, new)
 SELECT p.lot_number, %(load_id)s, %(window_at)s, 'changed',
        CASE WHEN p.source_updated_at IS DISTINCT FROM t.source_updated_at THEN jsonb_build_object('source_updated_at', t.source_updated_at) ELSE '{}' END
@@ -475,15 +539,16 @@ WHERE t.lot_number = p.lot_number AND p.action = 'update';
 
 -- name: touch_lots
 -- Same values but a newer Last Updated Time (the key moves forward), or first listed earlier than known
--- (a file that arrived late): bookkeeping only, no event.
+-- (a file that arrived late), or only a new record hash ('rehash', see confirm_changes): bookkeeping only,
+-- no event.
 UPDATE lots t
 SET source_updated_at = CASE WHEN k.action = 'touch' THEN k.source_updated_at ELSE t.source_updated_at END,
-    row_hash = CASE WHEN k.action = 'touch' THEN k.row_hash ELSE t.row_hash END,
+    row_hash = CASE WHEN k.action IN ('touch', 'rehash') THEN k.row_hash ELSE t.row_hash END,
     source_window_at = CASE WHEN k.action = 'touch' THEN %(window_at)s ELSE t.source_window_at END,
     first_seen_at = least(t.first_seen_at, %(window_at)s),
     updated_at = now()
 FROM staging.lot_keys k
-WHERE t.lot_number = k.lot_number AND (k.action = 'touch' OR (k.action = 'none' AND k.fix_first_seen));
+WHERE t.lot_number = k.lot_number AND (k.action IN ('touch', 'rehash') OR (k.action = 'none' AND k.fix_first_seen));
 
 -- name: insert_lots
 -- New lots, straight from staging (no event: a lot's first listing is lots.first_seen_at).

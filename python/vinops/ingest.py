@@ -5,7 +5,9 @@ window as *skipped*), parse it (Rust, Arrow batches), then :func:`load_window`, 
 under an advisory lock (a second window waits):
 
 1. registers the file in ``raw.csv_files`` (its ``load_id`` tags everything the window writes);
-2. binary-COPYs the batches (pgpq's encoder) into the UNLOGGED ``staging.lots``;
+2. binary-COPYs the batches (pgpq's encoder) into the UNLOGGED ``staging.lots``, except the rows whose
+   record hash (seeded by :func:`vinops.parse.record_seed`) their ACTIVE lot already stores: those are
+   unchanged and only counted as listed (``rows_skipped``; see :func:`_copy_batches`);
 3. stores quarantined rows with their raw bytes and reason, and counts unknown taxonomy values in ``audit``;
 4. keeps rows a table constraint would refuse out of the upsert (quarantined with their typed values) and
    dedupes lots listed twice;
@@ -226,11 +228,35 @@ def _check_schema(schema: pa.Schema, staging: dict[str, str]) -> None:
 
 
 @dataclass
+class _Stored:
+    """lot_number, row_hash and first_seen_at (µs since 2000-01-01 UTC) of the ACTIVE lots, read inside the
+    window's transaction under the ingest lock (so no other window changes them before the COPY)."""
+
+    lots: pa.Array
+    hashes: pa.Array
+    first_seen_us: pa.Array
+
+
+@dataclass
 class _Copied:
+    #: Rows the parser yielded (staged or skipped as unchanged).
     rows: int = 0
+    #: Rows COPYed into staging.lots (rows - skipped).
+    staged: int = 0
+    #: Every lot number the file lists (skipped rows too): duplicates and completion's presence set.
     lot_numbers: list[pa.Array] = field(default_factory=list)
     max_source_updated_at: datetime | None = None
     with_auction: int = 0
+    #: Per batch, of the rows skipped as unchanged: lot_number, source_row, source_updated_at, and the
+    #: lot's index in _Stored.
+    skipped_lots: list[pa.Array] = field(default_factory=list)
+    skipped_rows: list[pa.Array] = field(default_factory=list)
+    skipped_updated: list[pa.Array] = field(default_factory=list)
+    skipped_index: list[pa.Array] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return self.rows - self.staged
 
     def distinct_lots(self) -> int:
         if not self.lot_numbers:
@@ -240,8 +266,82 @@ class _Copied:
         return int(pc.count_distinct(pa.chunked_array(self.lot_numbers, pa.int64())).as_py())
 
 
+def _stored_hashes(conn: psycopg.Connection) -> _Stored | None:
+    """The (lot_number, row_hash, first_seen_at) of every ACTIVE lot. One value comes back: the three as
+    big-endian int64s (their binary send format; first_seen_at in µs since 2000-01-01) aggregated into one
+    bytea, read into Arrow arrays with no Python object per lot (a COPY TO sends a message per row, about
+    four times slower here). None when there is none (a first load)."""
+    from array import array
+
+    blob = conn.execute(
+        """SELECT string_agg(int8send(lot_number) || int8send(row_hash) || timestamptz_send(first_seen_at), ''::bytea)
+           FROM lots WHERE status = 'ACTIVE'""",
+        binary=True,
+    ).fetchone()[0]  # type: ignore[index]
+    if not blob:
+        return None
+    values = array("q")
+    assert values.itemsize == 8
+    values.frombytes(blob)
+    if sys.byteorder == "little":
+        values.byteswap()
+
+    def column(k: int) -> pa.Array:
+        part = values[k::3]
+        return pa.Array.from_buffers(pa.int64(), len(part), [None, pa.py_buffer(part)])
+
+    return _Stored(column(0), column(1), column(2))
+
+
+#: PostgreSQL's timestamp epoch (the unit of timestamptz_send: µs since then).
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def _pg_us(t: datetime) -> int:
+    d = t - _PG_EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def _skipped_duplicates(copied: _Copied) -> dict[str, list[Any]]:
+    """The skipped copies of lots the file lists more than once, as dedupe_lots' parameters."""
+    import pyarrow.compute as pc
+
+    empty: dict[str, list[Any]] = {"skipped_lots": [], "skipped_rows": [], "skipped_updated": []}
+    if not copied.skipped_lots:
+        return empty
+    counts = pc.value_counts(pa.chunked_array(copied.lot_numbers, pa.int64()))
+    twice = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    lots = pa.concat_arrays(copied.skipped_lots)
+    keep = pc.is_in(lots, value_set=twice)
+    if not pc.any(keep).as_py():
+        return empty
+    return {
+        "skipped_lots": pc.filter(lots, keep).to_pylist(),
+        "skipped_rows": pc.filter(pa.concat_arrays(copied.skipped_rows), keep).to_pylist(),
+        "skipped_updated": pc.filter(pa.concat_arrays(copied.skipped_updated), keep).to_pylist(),
+    }
+
+
+def _skipped_late(copied: _Copied, stored: _Stored | None, window_at: datetime) -> list[int]:
+    """The skipped lots first seen after ``window_at`` (plan_skipped_late plans their first_seen_at fix)."""
+    import pyarrow.compute as pc
+
+    if stored is None or not copied.skipped_index:
+        return []
+    index = pa.concat_arrays(copied.skipped_index)
+    late = pc.greater(pc.take(stored.first_seen_us, index), _pg_us(window_at))
+    if not pc.any(late).as_py():
+        return []
+    return pc.filter(pc.take(stored.lots, index), late).to_pylist()
+
+
 def _copy_batches(
-    conn: psycopg.Connection, load_id: int, batches: Iterable[pa.RecordBatch], stages: _Stages, progress: _Progress
+    conn: psycopg.Connection,
+    load_id: int,
+    batches: Iterable[pa.RecordBatch],
+    stages: _Stages,
+    progress: _Progress,
+    stored: _Stored | None = None,
 ) -> _Copied:
     """Binary COPY of the batches into staging.lots, each tagged with load_id.
 
@@ -252,7 +352,12 @@ def _copy_batches(
 
     staging.lots was emptied earlier in this transaction (clear_staging), so the COPY may FREEZE its rows
     (PostgreSQL's bulk-load option for a table truncated in the same transaction): every later pass over
-    staging skips the per-row visibility checks and sets no hint bits."""
+    staging skips the per-row visibility checks and sets no hint bits.
+
+    ``stored``: the ACTIVE lots' record hashes. A row whose (lot_number, record_hash) is a stored pair is
+    unchanged (same record bytes and same seed: same values, the same Last Updated Time included), so the
+    upsert would plan it 'none': it is not COPYed. Its lot number still counts as listed (duplicates,
+    completion's presence set), and what dedupe_lots and plan_skipped_late need of it is kept."""
     import queue
 
     import pgpq
@@ -275,6 +380,8 @@ def _copy_batches(
     )
     has_source = "source_updated_at" in first.schema.names
     has_auction = "auction_at" in first.schema.names
+    if "record_hash" not in first.schema.names or "source_row" not in first.schema.names or not has_source:
+        stored = None
     tags: dict[int, pa.Array] = {}
     empty_ids = pa.array([], pa.int64())
     timing = {"parse": 0.0, "encode": 0.0}
@@ -319,12 +426,27 @@ def _copy_batches(
                 if not batch.schema.equals(first.schema):
                     raise ValueError("the parser's batches changed schema mid-file")
                 t1 = time.perf_counter()
-                tag = tags.get(n)
-                if tag is None:
-                    tag = tags.setdefault(n, pa.array([load_id] * n, pa.int64()))
-                data = encoder.write_batch(pa.RecordBatch.from_arrays([*batch.columns, tag], schema=schema))
+                lots = batch.column("lot_number").cast(pa.int64())
                 # A copy: an imported batch's memory lives as long as any of its arrays does.
-                out.lot_numbers.append(pa.concat_arrays([batch.column("lot_number").cast(pa.int64()), empty_ids]))
+                out.lot_numbers.append(pa.concat_arrays([lots, empty_ids]))
+                staged = batch
+                if stored is not None:
+                    index = pc.index_in(lots, value_set=stored.lots)
+                    same = pc.fill_null(pc.equal(pc.take(stored.hashes, index), batch.column("record_hash")), False)
+                    if pc.any(same).as_py():
+                        out.skipped_lots.append(pc.filter(lots, same))
+                        out.skipped_rows.append(pc.filter(batch.column("source_row"), same))
+                        out.skipped_updated.append(pc.filter(batch.column("source_updated_at"), same))
+                        out.skipped_index.append(pc.filter(index, same))
+                        staged = batch.filter(pc.invert(same))
+                k = staged.num_rows
+                data = None
+                if k:
+                    tag = tags.get(k)
+                    if tag is None:
+                        tag = tags.setdefault(k, pa.array([load_id] * k, pa.int64()))
+                    data = encoder.write_batch(pa.RecordBatch.from_arrays([*staged.columns, tag], schema=schema))
+                del staged
                 if has_source:
                     newest = pc.max(batch.column("source_updated_at")).as_py()
                     if newest is not None and (out.max_source_updated_at is None or newest > out.max_source_updated_at):
@@ -334,7 +456,7 @@ def _copy_batches(
                     out.with_auction += len(col) - col.null_count
                 del batch
                 timing["encode"] += time.perf_counter() - t1
-                if not put(chunks, (n, data)):
+                if not put(chunks, (n, k, data)):
                     return
         except BaseException as e:  # noqa: BLE001 - handed to the writer, which re-raises it
             put(chunks, e)
@@ -355,9 +477,11 @@ def _copy_batches(
                     break
                 if isinstance(item, BaseException):
                     raise item
-                n, data = item
-                cp.write(data)
+                n, k, data = item
+                if data is not None:
+                    cp.write(data)
                 out.rows += n
+                out.staged += k
                 progress.rows(n)
             cp.write(encoder.finish())
     finally:
@@ -603,10 +727,14 @@ def load_window(
     window_at: datetime | None = None,
     progress: bool = False,
     before_stage: Callable[[str, psycopg.Connection], None] | None = None,
+    skip_unchanged: bool = True,
 ) -> dict[str, Any]:
     """Load one window from ``source`` in one transaction; return its summary (see the module doc).
 
     ``window_at``: the instant the file describes (default: its newest Last Updated Time, capped at now).
+    ``skip_unchanged``: leave out of staging the rows whose record hash their ACTIVE lot already stores
+    (they change nothing; the summary counts them as ``rows_skipped``). False stages every row (the same
+    result, slower; tests compare the two).
     ``before_stage(name, conn)`` is called before the stages copy, upsert, completion, constraints (bulk
     loads only) and commit (tests use it to inject failures)."""
     t_start = time.perf_counter()
@@ -621,7 +749,7 @@ def load_window(
     try:
         return _load_window(
             conn, source, settings, grace, raw_store, store_raw, completion, force_completion, window_at, progress,
-            before_stage, t_start,
+            before_stage, t_start, skip_unchanged,
         )
     finally:
         if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
@@ -641,6 +769,7 @@ def _load_window(
     progress: bool,
     before_stage: Callable[[str, psycopg.Connection], None] | None,
     t_start: float,
+    skip_unchanged: bool = True,
 ) -> dict[str, Any]:
     q = load_statements("window")
     stages = _Stages()
@@ -686,8 +815,13 @@ def _load_window(
                 (source.sha256, source.bytes, source.source_name),
             ).fetchone()[0]  # type: ignore[index]
 
+            stored = None
+            if skip_unchanged:
+                # Under the lock: no other window changes lots before this one's COPY.
+                with stages("stored_hashes"):
+                    stored = _stored_hashes(conn)
             enter("copy")
-            copied = _copy_batches(conn, load_id, source.batches, stages, bar)
+            copied = _copy_batches(conn, load_id, source.batches, stages, bar, stored)
             rows_copied = copied.rows
             with stages("parse"):
                 summary = source.summary()
@@ -706,7 +840,7 @@ def _load_window(
                 _store_quarantine(conn, load_id, list(summary.get("quarantine") or []), _header_of(source))
                 duplicates = rows_copied - copied.distinct_lots()
                 if duplicates:
-                    run("dedupe_lots")
+                    run("dedupe_lots", _skipped_duplicates(copied))
                 db_now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
                 if window_at is not None:
                     if window_at.tzinfo is None:
@@ -726,11 +860,20 @@ def _load_window(
             with stages("plan"):
                 conn.execute("SET LOCAL default_statistics_target = 10")
                 run("plan_keys", params)
+                late = _skipped_late(copied, stored, w_at)
+                if late:
+                    run("plan_skipped_late", {**params, "late_lots": late})
                 # Also the flags link_relists filters on: without statistics a flag keeps half the rows.
                 conn.execute("ANALYZE staging.lot_keys (lot_number, action, fix_first_seen)")
                 (lots_ins, lots_upd, lots_touch, lots_stale, refused, relist_candidates) = run(
                     "plan_counts"
                 ).fetchone()  # type: ignore[misc]
+                if lots_upd or lots_stale:
+                    # A different record hash is a candidate: keep only the lots whose values differ.
+                    run("confirm_changes")
+                    (lots_ins, lots_upd, lots_touch, lots_stale, refused, relist_candidates) = run(
+                        "plan_counts"
+                    ).fetchone()  # type: ignore[misc]
                 if lots_upd or refused:
                     run("plan_rows", params)
                     conn.execute("ANALYZE staging.lot_plan (lot_number, action)")
@@ -845,6 +988,7 @@ def _load_window(
                 "rows_quarantined": rows_quarantined,
                 "rows_refused": rows_refused,
                 "rows_duplicate": int(duplicates),
+                "rows_skipped": copied.skipped,
                 "vehicles_inserted": int(veh_ins),
                 "vehicles_updated": int(veh_upd),
                 "lots_inserted": int(lots_ins),
@@ -932,12 +1076,14 @@ def ingest_file(
     read: Callable[..., Any] | None = None,
     progress: bool = False,
     before_stage: Callable[[str, psycopg.Connection], None] | None = None,
+    skip_unchanged: bool = True,
 ) -> dict[str, Any]:
     """Run one window on a local file (``vinops ingest PATH``); return the summary.
 
     ``conn``: an open connection to use (else one is opened from ``database_url`` / the environment /
-    the embedded server, and closed). ``read(path, engine=, taxonomy=)`` replaces the parser
-    (default: ``vinops.parse.read_file``)."""
+    the embedded server, and closed). ``read(path, engine=, taxonomy=, batch_size=, seed=)`` replaces the
+    parser (default: ``vinops.parse.read_file``); ``seed`` is :func:`vinops.parse.record_seed` of the file
+    and the taxonomy. ``skip_unchanged``: see :func:`load_window`."""
     t0 = time.perf_counter()
     stages = _Stages()
     p = Path(path)
@@ -965,9 +1111,12 @@ def ingest_file(
         with stages("taxonomy"):
             mapping = taxonomy_mapping(conn)
             conn.rollback()
+            from vinops.parse import record_seed
+
+            seed = record_seed(p, mapping)
         if read is None:
             from vinops.parse import read_file as read
-        parsed = read(p, engine=engine, taxonomy=mapping, batch_size=BATCH_ROWS)
+        parsed = read(p, engine=engine, taxonomy=mapping, batch_size=BATCH_ROWS, seed=seed)
         source = WindowSource(
             batches=parsed.reader,
             summary=parsed.summary,
@@ -989,6 +1138,7 @@ def ingest_file(
             window_at=window_at,
             progress=progress,
             before_stage=before_stage,
+            skip_unchanged=skip_unchanged,
         )
     finally:
         if own:

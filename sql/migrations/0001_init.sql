@@ -186,7 +186,7 @@ CREATE UNLOGGED TABLE staging.lots (
 ) WITH (autovacuum_enabled = off);
 -- Autovacuum is off for the staging tables: statistics describing the previous window would mislead the
 -- planner, which otherwise sizes them from their pages (and the plan tables are analyzed each window).
-COMMENT ON TABLE staging.lots IS 'Typed rows of the window being loaded (binary COPY of the parser''s Arrow batches; columns = vinops_core/src/schema.rs), tagged with load_id. Older copies of a lot listed twice are deleted before the upsert.';
+COMMENT ON TABLE staging.lots IS 'Typed rows of the window being loaded (binary COPY of the parser''s Arrow batches; columns = vinops_core/src/schema.rs), tagged with load_id; rows whose record_hash their ACTIVE lot already stores are not copied (unchanged). Older copies of a lot listed twice are deleted before the upsert.';
 
 -- The full rows of the lots the window changes or refuses (actions update and refused). The narrow decision
 -- for every lot, staging.lot_keys, is created by each window (sql/window.sql, plan_keys); new lots go from
@@ -405,7 +405,7 @@ COMMENT ON COLUMN lots.source_updated_at IS 'Last Updated Time of the row these 
 COMMENT ON COLUMN lots.source_window_at IS 'window_at of the file these values came from (tie-break of the last-write-wins key).';
 COMMENT ON COLUMN lots.load_id IS 'The window (raw.csv_files.load_id) that last changed the values. No foreign key, on purpose: windows are never deleted, and the check would cost a lookup for every changed lot (also true of vehicles.load_id and lot_events.load_id).';
 COMMENT ON COLUMN lots.first_seen_at IS 'window_at of the earliest window that listed the lot.';
-COMMENT ON COLUMN lots.row_hash IS 'hash_record_extended of the data columns (the column list of sql/window.sql): finds changed rows without comparing every column.';
+COMMENT ON COLUMN lots.row_hash IS 'The parser''s record_hash of the row the lot''s values came from: XXH3-64 of the record''s raw bytes, seeded with a fingerprint of the header, taxonomy, zone table and normalization version (vinops.parse.record_seed). Equal hashes mean equal values (unchanged rows are not even staged); a different hash is confirmed column by column.';
 COMMENT ON COLUMN lots.relisted_as IS 'The next lot (by first_seen_at, lot_number) that lists the same VIN.';
 
 CREATE INDEX lots_vin_idx ON lots (vin);

@@ -58,7 +58,10 @@ def test_upsert_statements_cover_every_data_column(conn: psycopg.Connection) -> 
     lots_cols = _columns(conn, "lots")
     for c in lot_data:
         assert staging.get(c) == lots_cols[c], f"lots.{c} must have the type of staging.lots.{c}"
-        assert f"s.{c}," in q["plan_keys"] or f"s.{c})" in q["plan_keys"], f"plan_keys does not hash {c}"
+        for prefix in ("s", "t"):
+            assert f"{prefix}.{c}," in q["confirm_changes"] or f"{prefix}.{c})" in q["confirm_changes"], (
+                f"confirm_changes does not compare {c}"
+            )
         assert f"t.{c}," in q["lot_change_events"] or f"t.{c})" in q["lot_change_events"], f"lot_change_events misses {c}"
         assert f"p.{c}" in q["update_lots"] and f"p.{c}" in q["insert_lots"], f"update/insert_lots miss {c}"
         assert f"'{c}'" in q["lot_change_events"], f"lot_change_events misses {c}"
