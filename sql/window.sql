@@ -317,8 +317,8 @@ WHERE t.vin = p.vin AND p.action IN ('update', 'touch');
 -- name: lot_change_events
 -- One event per changed lot with only the columns that changed, their old and new values (and the Last
 -- Updated Time that came with the change). confirm_changes already turned the updates of equal values into
--- touches; the comparison stays as a guard (an update never writes an event without a change). Its row
--- count is the number of lots really changed.
+-- touches or rehashes, so every 'update' left is a real change and its row count is the number of lots
+-- changed.
 INSERT INTO lot_events (lot_number, load_id, at, kind, old, new)
 SELECT p.lot_number, %(load_id)s, %(window_at)s, 'changed',
        CASE WHEN p.source_updated_at IS DISTINCT FROM t.source_updated_at THEN jsonb_build_object('source_updated_at', t.source_updated_at) ELSE '{}' END
@@ -471,34 +471,7 @@ SELECT p.lot_number, %(load_id)s, %(window_at)s, 'changed',
     || CASE WHEN p.image_url IS DISTINCT FROM t.image_url THEN jsonb_build_object('image_url', p.image_url) ELSE '{}' END
 FROM staging.lot_plan p
 JOIN lots t ON t.lot_number = p.lot_number
-WHERE p.action = 'update'
-  AND (
-        t.vin, t.yard_number, t.yard_name, t.sale_date, t.sale_day_of_week, t.sale_time_hhmm,
-        t.time_zone_abbr, t.sale_tz, t.auction_at, t.item_number, t.vehicle_type, t.vehicle_type_code,
-        t.year, t.make, t.model_group, t.model_detail, t.trim, t.body_style, t.body_style_code, t.color,
-        t.color_code, t.damage_primary, t.damage_primary_code, t.damage_secondary, t.damage_secondary_code,
-        t.title_state, t.title_type, t.title_type_code, t.has_keys, t.has_keys_code, t.lot_cond,
-        t.lot_cond_code, t.odometer, t.odometer_brand, t.odometer_brand_code, t.retail_value_cents,
-        t.repair_cost_cents, t.engine, t.drive, t.drive_code, t.transmission, t.transmission_code, t.fuel,
-        t.fuel_code, t.cylinders, t.runs_drives, t.runs_drives_code, t.sale_status, t.sale_status_code,
-        t.high_bid_cents, t.buy_it_now_cents, t.currency_code, t.make_offer_eligible, t.rentals, t.wholesale,
-        t.sale_light, t.sale_light_code, t.autograde, t.announcements, t.announcement_codes, t.special_note,
-        t.grid_row, t.seller_name, t.location_city, t.location_state, t.location_zip, t.location_country,
-        t.offsite_address1, t.offsite_state, t.offsite_city, t.offsite_zip, t.image_thumbnail, t.image_url)
-      IS DISTINCT FROM
-      (
-        p.vin, p.yard_number, p.yard_name, p.sale_date, p.sale_day_of_week, p.sale_time_hhmm,
-        p.time_zone_abbr, p.sale_tz, p.auction_at, p.item_number, p.vehicle_type, p.vehicle_type_code,
-        p.year, p.make, p.model_group, p.model_detail, p.trim, p.body_style, p.body_style_code, p.color,
-        p.color_code, p.damage_primary, p.damage_primary_code, p.damage_secondary, p.damage_secondary_code,
-        p.title_state, p.title_type, p.title_type_code, p.has_keys, p.has_keys_code, p.lot_cond,
-        p.lot_cond_code, p.odometer, p.odometer_brand, p.odometer_brand_code, p.retail_value_cents,
-        p.repair_cost_cents, p.engine, p.drive, p.drive_code, p.transmission, p.transmission_code, p.fuel,
-        p.fuel_code, p.cylinders, p.runs_drives, p.runs_drives_code, p.sale_status, p.sale_status_code,
-        p.high_bid_cents, p.buy_it_now_cents, p.currency_code, p.make_offer_eligible, p.rentals, p.wholesale,
-        p.sale_light, p.sale_light_code, p.autograde, p.announcements, p.announcement_codes, p.special_note,
-        p.grid_row, p.seller_name, p.location_city, p.location_state, p.location_zip, p.location_country,
-        p.offsite_address1, p.offsite_state, p.offsite_city, p.offsite_zip, p.image_thumbnail, p.image_url);
+WHERE p.action = 'update';
 
 -- name: update_lots
 UPDATE lots t

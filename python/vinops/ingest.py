@@ -905,8 +905,7 @@ def _load_window(
             bar.stage("lots")
             with stages("lots"):
                 if lots_upd:
-                    # Real changes only: a hash difference between equal values just refreshes the hash.
-                    lots_upd = run("lot_change_events", params).rowcount
+                    run("lot_change_events", params)
                     run("update_lots", params)
                 if lots_touch:
                     run("touch_lots", params)
