@@ -549,6 +549,7 @@ pub fn tolerant(input: &[u8], at_eof: bool, out: &mut Fields) -> Scan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{each_string, XorShift};
 
     #[derive(Clone, Copy, Debug)]
     enum Pass {
@@ -744,13 +745,8 @@ mod tests {
     /// Random records of every length around the 64-byte blocks agree with the reference pass.
     #[test]
     fn strict_agrees_with_the_reference_on_long_records() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n) as usize
-        };
+        let mut rng = XorShift(0x2545_F491_4F6C_DD1Du64);
+        let mut next = move |n: u64| rng.below(n);
         const PIECES: &[&[u8]] = &[b"a", b"xyz", b",", b"\"", b"\"\"", b"\",\"", b"\r", b"\n", b"\r\n", b"\xc3\xa9", b"          "];
         let mut f = Fields::default();
         for _ in 0..20_000 {
@@ -786,13 +782,8 @@ mod tests {
     /// the fast path.
     #[test]
     fn records_of_fields_agree_with_the_reference() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n) as usize
-        };
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15u64);
+        let mut next = move |n: u64| rng.below(n);
         const BITS: &[&[u8]] = &[b"a", b"xyz", b",", b"\n", b"\r\n", b"\xc3\xa9", b"  ", b"\"\"", b"\""];
         let mut f = Fields::default();
         let mut fast = 0;
@@ -844,13 +835,11 @@ mod tests {
         if !std::is_x86_feature_detected!("avx2") {
             return;
         }
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
         for _ in 0..10_000 {
             let mut block = [0u8; 64];
             for b in &mut block {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
+                let state = rng.next();
                 *b = match state % 8 {
                     0 => b'"',
                     1 => b',',
@@ -914,31 +903,22 @@ mod tests {
     /// alphabet of the bytes that matter).
     #[test]
     fn exhaustive_small_inputs_are_sane() {
-        const ALPHABET: &[u8] = b"a,\"\r\n";
         let mut f = Fields::default();
-        let mut input = Vec::new();
-        for len in 0..=7u32 {
-            for mut code in 0..ALPHABET.len().pow(len) {
-                input.clear();
-                for _ in 0..len {
-                    input.push(ALPHABET[code % ALPHABET.len()]);
-                    code /= ALPHABET.len();
-                }
-                for at_eof in [false, true] {
-                    for pass in [strict, tolerant] {
-                        match pass(&input, at_eof, &mut f) {
-                            Scan::Incomplete => assert!(!at_eof, "{input:?}"),
-                            Scan::Complete { end, .. } => {
-                                assert!(end <= input.len(), "{input:?}");
-                                assert!(!f.is_empty(), "{input:?}");
-                                assert!(f.total_bytes() <= input.len(), "{input:?}");
-                                let row = f.row(&input);
-                                assert_eq!(row.iter().map(<[u8]>::len).sum::<usize>(), f.total_bytes(), "{input:?}");
-                            }
+        each_string(b"a,\"\r\n", 7, |input| {
+            for at_eof in [false, true] {
+                for pass in [strict, tolerant] {
+                    match pass(input, at_eof, &mut f) {
+                        Scan::Incomplete => assert!(!at_eof, "{input:?}"),
+                        Scan::Complete { end, .. } => {
+                            assert!(end <= input.len(), "{input:?}");
+                            assert!(!f.is_empty(), "{input:?}");
+                            assert!(f.total_bytes() <= input.len(), "{input:?}");
+                            let row = f.row(input);
+                            assert_eq!(row.iter().map(<[u8]>::len).sum::<usize>(), f.total_bytes(), "{input:?}");
                         }
                     }
                 }
             }
-        }
+        });
     }
 }

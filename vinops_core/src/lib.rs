@@ -24,6 +24,9 @@ pub mod zone;
 #[cfg(feature = "python")]
 mod python;
 
+#[cfg(test)]
+mod testing;
+
 pub use error::Error;
 pub use reader::{CopartReader, ReaderOptions, Summary};
 

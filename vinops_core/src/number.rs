@@ -190,6 +190,7 @@ pub fn parse_flag(s: &[u8]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{each_string, XorShift};
 
     #[test]
     fn ints() {
@@ -290,25 +291,14 @@ mod tests {
     /// The one-pass path agrees with the checked one wherever it answers.
     #[test]
     fn cents_fast_agrees() {
-        let alphabet = b"-.0159x";
-        let mut buf = Vec::new();
-        for len in 0..=7u32 {
-            for mut code in 0..alphabet.len().pow(len) {
-                buf.clear();
-                for _ in 0..len {
-                    buf.push(alphabet[code % alphabet.len()]);
-                    code /= alphabet.len();
-                }
-                if let Some(fast) = cents_fast(&buf) {
-                    assert_eq!(Some(fast), cents_checked(&buf), "{:?}", String::from_utf8_lossy(&buf));
-                }
+        each_string(b"-.0159x", 7, |buf| {
+            if let Some(fast) = cents_fast(buf) {
+                assert_eq!(Some(fast), cents_checked(buf), "{:?}", String::from_utf8_lossy(buf));
             }
-        }
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        });
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next();
             let digits = format!("{}", x % 10u64.pow(1 + (x >> 40) as u32 % 18));
             let cut = 1 + (x >> 20) as usize % digits.len();
             let text = if cut == digits.len() { digits.clone() } else { format!("{}.{}", &digits[..cut], &digits[cut..]) };
@@ -359,11 +349,9 @@ mod tests {
         let big = "9".repeat(400);
         assert_eq!(parse_decimal(big.as_bytes()), Some(f64::INFINITY));
         // The fast path agrees with the full parser (bit for bit) on every digit/fraction split.
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next();
             let digits = format!("{}", x % 10u64.pow(1 + (x >> 40) as u32 % 15));
             let text = if digits.len() < 2 || (x >> 50) % 3 == 0 {
                 digits
@@ -418,29 +406,20 @@ mod tests {
     /// Every string up to 5 bytes over a small alphabet: no panic, and the three grammars agree.
     #[test]
     fn exhaustive_small_inputs() {
-        let alphabet = b"-.059x";
-        let mut buf = Vec::new();
-        for len in 0..=5u32 {
-            for mut code in 0..alphabet.len().pow(len) {
-                buf.clear();
-                for _ in 0..len {
-                    buf.push(alphabet[code % alphabet.len()]);
-                    code /= alphabet.len();
-                }
-                let text = std::str::from_utf8(&buf).unwrap();
-                let cents = parse_cents(&buf);
-                let dec = parse_decimal(&buf);
-                assert_eq!(cents.is_some(), dec.is_some(), "{text:?}");
-                // Integers are exactly what Rust's parser accepts, minus a leading '+'.
-                assert_eq!(parse_int(&buf), text.parse::<i64>().ok(), "{text:?}");
-                if let (Some(c), Some(d)) = (cents, dec) {
-                    match c {
-                        None => assert_eq!(d, 0.0, "{text:?}"),
-                        // Within half a cent (plus float noise: 9.905 * 100 is 990.4999… in binary).
-                        Some(c) => assert!(((d * 100.0).abs() - (c.abs() as f64)).abs() <= 0.5 + 1e-9, "{text:?}"),
-                    }
+        each_string(b"-.059x", 5, |buf| {
+            let text = std::str::from_utf8(buf).unwrap();
+            let cents = parse_cents(buf);
+            let dec = parse_decimal(buf);
+            assert_eq!(cents.is_some(), dec.is_some(), "{text:?}");
+            // Integers are exactly what Rust's parser accepts, minus a leading '+'.
+            assert_eq!(parse_int(buf), text.parse::<i64>().ok(), "{text:?}");
+            if let (Some(c), Some(d)) = (cents, dec) {
+                match c {
+                    None => assert_eq!(d, 0.0, "{text:?}"),
+                    // Within half a cent (plus float noise: 9.905 * 100 is 990.4999… in binary).
+                    Some(c) => assert!(((d * 100.0).abs() - (c.abs() as f64)).abs() <= 0.5 + 1e-9, "{text:?}"),
                 }
             }
-        }
+        });
     }
 }

@@ -454,6 +454,7 @@ impl<R: Read> RecordReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::XorShift;
 
     /// A reader that hands out 1–7 bytes per call (and an occasional `Interrupted`), so records cross
     /// every possible read boundary.
@@ -808,20 +809,6 @@ mod tests {
         assert_eq!(evs[1], bad(b"\"stray,1", 1, 2, 2, 1));
         assert_eq!(evs.len(), MAX_RECORD / 4 + 12);
         assert_eq!(evs[evs.len() - 1], rec(&[b"1", b"2"], MAX_RECORD as u64 / 4 + 11, MAX_RECORD as u64 / 4 + 12, false));
-    }
-
-    /// Tiny deterministic PRNG for the round-trip property test.
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> usize {
-            (self.next() % n) as usize
-        }
     }
 
     /// What Python's `csv.writer` writes (doublequote, QUOTE_MINIMAL or QUOTE_ALL).
