@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 
-from vinops.db import load_statements
+from vinops.statements import load_statements
 
 __all__ = ["Decision", "Outcome", "apply", "decide", "store_presence"]
 

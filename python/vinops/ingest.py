@@ -45,8 +45,9 @@ from psycopg import sql
 
 from vinops import completion as completion_rules
 from vinops.config import Settings, parse_duration
-from vinops.db import INGEST_LOCK, MIGRATE_LOCK, connect, load_statements, pending_migrations, taxonomy_mapping
+from vinops.db import INGEST_LOCK, MIGRATE_LOCK, connect, pending_migrations, taxonomy_mapping
 from vinops.rawstore import LocalRawStore
+from vinops.statements import load_statements
 
 __all__ = ["IngestError", "WindowSource", "add_arguments", "ingest_file", "load_window", "sha256_file"]
 
