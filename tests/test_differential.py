@@ -38,9 +38,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
-from vinops import VinopsError, sample, taxonomy
+from vinops import VinopsError, _core, sample, taxonomy
 from vinops.parse import SCHEMA, read_file
-from vinops.reference import _INPUTS, MAX_RECORD, ZONES_PATH
+from vinops.reference import _INPUTS, MAX_RECORD
 
 #: Real samples (shared/ sits beside the repository; see conftest.py).
 COPART_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "copart"
@@ -196,7 +196,7 @@ def real_values() -> dict[str, list[str]]:
 def zone_keys() -> dict[str, list[str]]:
     """kind → keys of the shared zone table, and the zones."""
     out: dict[str, list[str]] = {"yard": [], "state": [], "abbr": [], "zone": []}
-    for line in ZONES_PATH.read_text().splitlines()[1:]:
+    for line in _core.zones_csv().splitlines()[1:]:
         if line.strip():
             kind, key, zone = line.split(",")[:3]
             out[kind].append(key)

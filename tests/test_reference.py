@@ -652,7 +652,7 @@ def test_dst_gap_and_overlap(tmp_path: Path, zones: Path) -> None:
 
 
 def test_shared_zone_table_loads() -> None:
-    zones = reference._load_zones(reference.ZONES_PATH)
+    zones = reference._load_zones()  # the core's table, vinops._core.zones_csv()
     assert zones.resolve("TX - EL PASO", "TX", "CST") == "America/Denver"
     assert zones.resolve("NB - MONCTON", None, "AKST") == "America/Moncton"
     assert zones.resolve(None, None, "AKST") == "America/Halifax"

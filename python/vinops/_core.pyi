@@ -48,3 +48,6 @@ def tokenize(
     data: bytes, expected_fields: int | None = None
 ) -> list[tuple[Literal["row"], list[bytes], bool] | tuple[Literal["bad"], str, bytes]]:
     """Splits bytes into records with the Copart dialect, without header semantics (tests, debugging)."""
+
+def zones_csv() -> str:
+    """The zone table compiled into the core (`kind,key,zone,note`; vinops_core/data/zones.csv)."""

@@ -77,7 +77,7 @@ def record_seed(path: str | os.PathLike[str], taxonomy: Mapping[str, Mapping[str
     whose hash its lot already stores. Reads only the file's first record."""
     import xxhash
 
-    from vinops.reference import ZONES_PATH, _RecordStream
+    from vinops.reference import _RecordStream
 
     with open(path, "rb") as f:
         header = _RecordStream(f).next_record(None)
@@ -91,7 +91,7 @@ def record_seed(path: str | os.PathLike[str], taxonomy: Mapping[str, Mapping[str
     part(header.raw if header is not None else b"")
     mapping = {d: dict(v) for d, v in taxonomy.items()} if taxonomy is not None else None
     part(json.dumps(mapping, sort_keys=True, separators=(",", ":"), default=str).encode())
-    part(ZONES_PATH.read_bytes())
+    part(_core.zones_csv().encode())  # the bytes of vinops_core/data/zones.csv
     return h.intdigest()
 
 

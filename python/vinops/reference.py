@@ -17,27 +17,25 @@ Decisions where the contract leaves room are marked "Reading:" in comments.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import time
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 import xxhash
 
+from vinops import _core
 from vinops._core import VinopsError
 
-__all__ = ["MAX_RECORD", "SCHEMA", "ReferenceReader", "VinopsError", "ZONES_PATH", "check_digit"]
+__all__ = ["MAX_RECORD", "SCHEMA", "ReferenceReader", "VinopsError", "check_digit"]
 
 #: Longest record accepted, in bytes, not counting its line break (§1).
 MAX_RECORD = 1 << 20
-
-#: The shared zone table (§ "Auction time").
-ZONES_PATH = Path(__file__).with_name("data") / "zones.csv"
 
 _READ_CHUNK = 4 << 20
 
@@ -787,12 +785,13 @@ _STATE_PREFIX = re.compile(r"([A-Z]{2}) - ")
 
 
 class _Zones:
-    """`zones.csv` (`kind,key,zone,note`, kind ∈ yard/state/abbr). Keys match after `_fold_value`."""
+    """A zone table (`kind,key,zone,note`, kind ∈ yard/state/abbr): `data` are its bytes, `path` names it in
+    errors. Keys match after `_fold_value`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, data: bytes, path: str) -> None:
         self.by_kind: dict[str, dict[str, str]] = {"yard": {}, "state": {}, "abbr": {}}
         self._tz: dict[str, ZoneInfo] = {}
-        with open(path, "rb") as f:
+        with io.BytesIO(data) as f:
             stream = _RecordStream(f)
             header = stream.next_record(None)
             if header is None or header.fields is None:
@@ -848,13 +847,19 @@ class _Zones:
         return wall - offset // timedelta(microseconds=1)
 
 
-_ZONES_CACHE: dict[str, _Zones] = {}
+_ZONES_CACHE: dict[str | None, _Zones] = {}
 
 
-def _load_zones(path: str | os.PathLike[str]) -> _Zones:
-    key = os.fspath(path)
+def _load_zones(path: str | os.PathLike[str] | None = None) -> _Zones:
+    """The zone table at `path`, or with None the one compiled into the Rust core (`_core.zones_csv()`, the
+    table of § "Auction time"), so both engines read the same bytes."""
+    key = None if path is None else os.fspath(path)
     if key not in _ZONES_CACHE:
-        _ZONES_CACHE[key] = _Zones(path)
+        if key is None:
+            _ZONES_CACHE[key] = _Zones(_core.zones_csv().encode(), "vinops._core.zones_csv()")
+        else:
+            with open(key, "rb") as f:
+                _ZONES_CACHE[key] = _Zones(f.read(), key)
     return _ZONES_CACHE[key]
 
 
@@ -931,7 +936,7 @@ class ReferenceReader:
     (raising `VinopsError` with code `io`, `empty_file`, `missing_lot_number_column` or `taxonomy`);
     `batches()` streams the rows once; `summary()` is complete once the batches are exhausted.
 
-    `zones` (not part of the Rust reader's interface) replaces the shared zone table, for tests."""
+    `zones` (not part of the Rust reader's interface) replaces the core's zone table with a file, for tests."""
 
     def __init__(
         self,
@@ -951,7 +956,7 @@ class ReferenceReader:
         self._seconds = 0.0
         self._batch_size = batch_size
         self._taxonomy = _fold_taxonomy(taxonomy)
-        self._zones = _load_zones(ZONES_PATH if zones is None else zones)
+        self._zones = _load_zones(zones)
         self._path = os.fspath(path)
         try:
             self._file = open(path, "rb")  # noqa: SIM115 - closed when the batches end

@@ -202,6 +202,13 @@ fn tokenize<'py>(py: Python<'py>, data: &[u8], expected_fields: Option<usize>) -
     Ok(out)
 }
 
+/// The zone table compiled into the core (`vinops_core/data/zones.csv`, `kind,key,zone,note`): the
+/// Python reference engine reads it from here, so both engines use the same bytes.
+#[pyfunction]
+fn zones_csv() -> &'static str {
+    crate::zone::ZONES_CSV
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -210,5 +217,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyOutputSchema>()?;
     m.add_function(wrap_pyfunction!(column_docs, m)?)?;
     m.add_function(wrap_pyfunction!(tokenize, m)?)?;
+    m.add_function(wrap_pyfunction!(zones_csv, m)?)?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Which IANA zone a sale's wall-clock time is in (docs/normalization.md, "Auction time"), and the
-//! conversion of that wall-clock time to UTC. The table is `python/vinops/data/zones.csv`, shared with
-//! the Python reference engine.
+//! conversion of that wall-clock time to UTC. The table is `vinops_core/data/zones.csv`, compiled in; the
+//! Python reference engine reads the same bytes from the extension (`vinops._core.zones_csv()`).
 //!
 //! The table is parsed once per process (a `OnceLock`); each [`ZoneResolver`] adds a cache keyed by the
 //! exact input triple, so a row costs one FxHash lookup of its three strings and no allocation once
@@ -17,7 +17,7 @@ use chrono_tz::{GapInfo, Tz};
 use rustc_hash::FxHashMap;
 
 /// The shared zone table, `kind,key,zone,note` (kind ∈ yard, state, abbr), embedded at build time.
-pub const ZONES_CSV: &str = include_str!("../../python/vinops/data/zones.csv");
+pub const ZONES_CSV: &str = include_str!("../data/zones.csv");
 
 /// Which lookup a row of the zone table serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
