@@ -1,9 +1,9 @@
 """Build python/vinops/data/sample_model.json, the compact model behind `vinops sample`.
 
-Run from the repository root (needs the shared research data, not needed at run time):
+Run from the repository root (needs the real samples in tests/data/copart, not needed at run time):
 
     .venv/bin/python bench/build_sample_model.py
-    # options: --src /work/shared/data/copart  --out python/vinops/data/sample_model.json
+    # options: --src tests/data/copart  --out python/vinops/data/sample_model.json
 
 Inputs (all real data, see the README next to them):
 - value-distributions-181k-lots.json: categorical values with counts over 181,249 lots (2026);
@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SRC = Path("/work/shared/data/copart")
+DEFAULT_SRC = ROOT / "tests" / "data" / "copart"
 DEFAULT_OUT = ROOT / "python" / "vinops" / "data" / "sample_model.json"
 
 # Time-zone class of a state or province and the abbreviations the feed prints for it

@@ -1,4 +1,4 @@
-"""Shared test setup: hypothesis profiles and the real Copart material beside the repository."""
+"""Shared test setup: hypothesis profiles and the real Copart material (the repository's copy in tests/data)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
-#: Real samples (shared/ sits beside the repository, locally and in CI).
-COPART_DATA = REPO.parent / "shared" / "data" / "copart"
+#: Real samples, copied into the repository (tests/data/copart/PROVENANCE.md says from where).
+COPART_DATA = REPO / "tests" / "data" / "copart"
 
 # Fast by default; CI runs at least 2,000 examples per property; "slow" is for long local runs.
 settings.register_profile("dev", max_examples=200, deadline=None)
@@ -25,6 +25,6 @@ Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=Tru
 
 @pytest.fixture(scope="session")
 def copart_data() -> Path:
-    if not COPART_DATA.is_dir():
-        raise RuntimeError(f"real samples not found at {COPART_DATA}: the shared/ folder must sit beside the repo")
+    if not (COPART_DATA / "README.md").is_file():
+        raise RuntimeError(f"real samples not found at {COPART_DATA}: they are part of the repository")
     return COPART_DATA

@@ -7,8 +7,8 @@ file that cannot be read at all, the same `VinopsError` code.
 
 The files are Copart-shaped: a header of some version of the feed (59 columns with `Wholesale` or `Copart
 Select`, 56, 49, a subset of about 45, or any subset, shuffled, with unknown and duplicate columns), rows
-made by the sample generator from the real value distributions (python/vinops/data/sample_model.json and,
-when present, the 181k-lot distributions in /work/shared/data/copart), then damaged: cell values of every
+made by the sample generator from the real value distributions (python/vinops/data/sample_model.json and
+the 181k-lot distributions in tests/data/copart), then damaged: cell values of every
 kind (bad numbers, impossible dates, DST switch days, sale times, padding, case, invalid UTF-8, quotes,
 very long text), records (wrong field counts, stray and unterminated quotes, blank and whitespace-only
 lines, line breaks inside and outside quotes, records around the 1 MiB cap) and the file (BOM, LF, CRLF,
@@ -42,8 +42,8 @@ from vinops import VinopsError, _core, sample, taxonomy
 from vinops.parse import SCHEMA, read_file
 from vinops.reference import _INPUTS, MAX_RECORD
 
-#: Real samples (shared/ sits beside the repository; see conftest.py).
-COPART_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "copart"
+#: Real samples, the repository's copy (tests/data/copart; see conftest.py).
+COPART_DATA = Path(__file__).resolve().parent / "data" / "copart"
 
 # --------------------------------------------------------------------------------------------------
 # Running both engines and comparing
@@ -173,12 +173,10 @@ _DIST_FIELDS = {
 def real_values() -> dict[str, list[str]]:
     """Header name → real values (distinct; the weights do not matter for finding differences)."""
     out: dict[str, list[str]] = {}
-    path = COPART_DATA / "value-distributions-181k-lots.json"
-    if path.is_file():
-        fields = json.loads(path.read_text(encoding="utf-8"))["fields"]
-        for key, name in _DIST_FIELDS.items():
-            if key in fields:
-                out[name] = [v for v, _ in fields[key]["values"]]
+    fields = json.loads((COPART_DATA / "value-distributions-181k-lots.json").read_text(encoding="utf-8"))["fields"]
+    for key, name in _DIST_FIELDS.items():
+        if key in fields:
+            out[name] = [v for v, _ in fields[key]["values"]]
     model = json.loads((Path(sample.__file__).with_name("data") / "sample_model.json").read_text(encoding="utf-8"))
     for key, name in (("damage", "Damage Description"), ("color", "Color"), ("title_type", "Sale Title Type"),
                       ("sale_status", "Sale Status"), ("announcements", "Announcements"), ("auto_grade", "AutoGrade"),

@@ -15,8 +15,8 @@ from vinops.taxonomy import DOMAINS, ID_BLOCK, Taxonomy, domain_ids, fold, load
 
 REPO = Path(__file__).resolve().parents[1]
 TAXONOMY_DIR = REPO / "sql" / "taxonomy"
-# CI checks out the shared material beside the repository.
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "copart"
+# The real samples, the repository's copy (tests/data/copart/PROVENANCE.md).
+SHARED = REPO / "tests" / "data" / "copart"
 DISTRIBUTIONS = SHARED / "value-distributions-181k-lots.json"
 TITLE_CODES_OBSERVED = SHARED / "title-codes-observed.tsv"
 TITLE_CODES_LEGACY = SHARED / "title-code-descriptions-legacy.tsv"
