@@ -1,0 +1,121 @@
+"""Logging with secrets masked: :func:`mask` for any text, :class:`MaskSecrets` for a logging handler.
+
+A database URL's password must never reach a log line or an error message, whichever form it is written in:
+
+* a URL: ``postgresql://user:PASSWORD@host/db`` (any ``scheme://user:PASSWORD@``) → ``postgresql://user:***@host/db``;
+* a conninfo string or a query parameter: ``password=PASSWORD``, ``password='pass word'``,
+  ``?password=PASSWORD&…``, ``PGPASSWORD=…`` → ``password=***``;
+* a mapping's repr or JSON: ``'password': 'PASSWORD'`` → ``'password': '***'``;
+* any other secret a caller registers (:func:`add_secret`: a feed key, an S3 key, a cookie), wherever it
+  appears verbatim.
+
+The command line installs :class:`MaskSecrets` on its stderr handler (:func:`stderr_handler`) and masks its
+error messages; flows add the same filter to their handlers::
+
+    handler.addFilter(MaskSecrets())
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+__all__ = ["MASK", "MaskSecrets", "add_secret", "mask", "stderr_handler"]
+
+MASK = "***"
+
+# scheme://user:PASSWORD@ — the password runs to the last '@' of the same token (a raw '@' in a password is
+# invalid in a URL, but people write it).
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)(?P<secret>\S+)(?=@)")
+# password=…, password = '…', "password": "…", 'password': '…', PGPASSWORD=…, ?password=…&
+_KEY_PASSWORD = re.compile(
+    r"""(?P<head>(?i:password|passwd|pgpassword)['"]?\s*[=:]\s*)"""
+    r"""(?P<secret>'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&;,'")}\]]+)"""
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def add_secret(value: str | None) -> None:
+    """Mask ``value`` wherever it appears verbatim, from now on (values shorter than 4 characters are
+    ignored: masking them would garble ordinary text)."""
+    if value and len(value) >= 4:
+        with _lock:
+            _secrets.add(value)
+
+
+def _quoted(secret: str) -> str:
+    if len(secret) >= 2 and secret[0] in "'\"" and secret[-1] == secret[0]:
+        return secret[0] + MASK + secret[0]
+    if secret[:1] in ("'", '"'):
+        return secret[0] + MASK
+    return MASK
+
+
+def mask(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every password of a database URL or conninfo string, every registered secret
+    (:func:`add_secret`) and every one of ``secrets`` replaced by ``***``."""
+    if not text:
+        return text
+    with _lock:
+        known = sorted({*_secrets, *(s for s in secrets if s and len(s) >= 4)}, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, MASK)
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    return _KEY_PASSWORD.sub(lambda m: m.group("head") + _quoted(m.group("secret")), text)
+
+
+class MaskSecrets(logging.Filter):
+    """A filter that masks secrets (:func:`mask`) in a record's message, its traceback and its stack: add it
+    to a handler and nothing that handler writes shows a password. It never drops a record.
+
+    The record is rewritten in place (message formatted with its arguments, then masked), so handlers after
+    this one see the masked text too."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string: keep what there is
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg = mask(message, self.secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info, self.secrets)
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the current ``sys.stderr`` (looked up at each record, so a replaced stderr is honoured)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def stderr_handler(level: int = logging.NOTSET) -> logging.Handler:
+    """A human-readable handler on stderr (``HH:MM:SS LEVEL logger: message``) with :class:`MaskSecrets`."""
+    handler = _StderrHandler()
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.addFilter(MaskSecrets())
+    return handler
