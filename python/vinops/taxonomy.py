@@ -11,43 +11,39 @@ Raw values are matched after :func:`fold` (trim, collapse ASCII whitespace, uppe
 rule the Rust core applies (docs/normalization.md, "Taxonomy codes"). :func:`load` validates the files and
 raises :class:`ValueError` naming the file and line of the first problem.
 
-The command line (``vinops taxonomy``): ``export --lang en|ru [--format csv|json]`` prints the label tables
-of these files (:func:`export_rows`; no database), ``unknown [--json]`` lists ``audit.unknown_values``
-(:func:`unknown_values`).
+:func:`export_rows` and :func:`export_object` give the label tables of one language (what
+``vinops taxonomy export`` prints). This module never touches a database: the taxonomy's tables (the seed,
+the parser's mapping read back, the unknown values) are :mod:`vinops.taxonomy_tables`.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import json
 import os
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import psycopg
+from typing import Any
 
 __all__ = [
     "DOMAINS",
+    "EXPORT_COLUMNS",
+    "EXPORT_FORMATS",
     "ID_BLOCK",
     "LANGS",
     "Taxonomy",
     "Term",
     "TitleStateLabel",
     "Value",
-    "add_arguments",
+    "check_lang",
     "default_directory",
     "domain_ids",
+    "export_object",
     "export_rows",
     "fold",
     "load",
-    "unknown_values",
 ]
 
 #: The taxonomy domains, in the order of their id blocks: the n-th domain (from 0) owns the ids
@@ -315,13 +311,14 @@ def _load_title_state_labels(path: Path, terms: list[Term]) -> list[TitleStateLa
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Export and the unknown values (`vinops taxonomy export|unknown`)
+# Export (`vinops taxonomy export`)
 
 EXPORT_COLUMNS: tuple[str, ...] = ("domain", "id", "code", "state", "label")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "json")
 
 
-def _check_lang(lang: str | None) -> str:
+def check_lang(lang: str | None) -> str:
+    """``lang`` if it is one of :data:`LANGS` (ValueError otherwise)."""
     if lang not in LANGS:
         raise ValueError(f"unsupported label language {lang!r} (use {' or '.join(LANGS)})")
     return lang  # type: ignore[return-value]
@@ -332,7 +329,7 @@ def export_rows(taxonomy: Taxonomy, lang: str) -> list[dict[str, Any]]:
     title code followed by its state-specific labels (``state`` = the title state). Domains in the order of
     :data:`DOMAINS`, terms by id, states alphabetically. A site looks a title up by (code, state) and falls
     back to (code, "")."""
-    _check_lang(lang)
+    check_lang(lang)
     by_code: dict[str, list[TitleStateLabel]] = {}
     for label in sorted(taxonomy.title_state_labels, key=lambda x: (x.code, x.state)):
         by_code.setdefault(label.code, []).append(label)
@@ -345,144 +342,11 @@ def export_rows(taxonomy: Taxonomy, lang: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _export_json(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+def export_object(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+    """The JSON form of :func:`export_rows`: ``{lang, terms: [{domain, id, code, label}], title_state_labels:
+    [{code, state, label}]}``."""
     return {
         "lang": lang,
         "terms": [{k: r[k] for k in ("domain", "id", "code", "label")} for r in rows if not r["state"]],
         "title_state_labels": [{k: r[k] for k in ("code", "state", "label")} for r in rows if r["state"]],
     }
-
-
-def unknown_values(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    """``audit.unknown_values``, most frequent first: ``{domain, value, count, first_seen_at, last_seen_at,
-    first_load_id, last_load_id, maps_to}``. ``maps_to`` is the code the value has now (a row was added to the
-    taxonomy after it was counted, and the database was reseeded), else None."""
-    from vinops.db import taxonomy_mapping
-
-    rows = conn.execute(
-        """SELECT domain, value, count, first_seen_at, last_seen_at, first_load_id, last_load_id
-           FROM audit.unknown_values
-           ORDER BY count DESC, domain, value"""
-    ).fetchall()
-    mapping = taxonomy_mapping(conn)
-    codes = dict(conn.execute("SELECT id, code FROM taxonomy.terms").fetchall())
-    out = []
-    for domain, value, count, first_seen, last_seen, first_load, last_load in rows:
-        term_id = mapping.get(domain, {}).get(fold(value))
-        out.append(
-            {
-                "domain": domain,
-                "value": value,
-                "count": count,
-                "first_seen_at": first_seen,
-                "last_seen_at": last_seen,
-                "first_load_id": first_load,
-                "last_load_id": last_load,
-                "maps_to": codes.get(term_id) if term_id is not None else None,
-            }
-        )
-    return out
-
-
-def _utf8_stdout() -> None:
-    # Russian labels must reach a pipe or a file as UTF-8 whatever the locale says.
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
-    if encoding != "utf8" and hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(encoding="utf-8")
-
-
-def _error(message: str, code: int) -> int:
-    print(f"vinops: error: {' '.join(message.split())}", file=sys.stderr)
-    return code
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    if args.lang is None:
-        return _error(f"taxonomy export needs --lang ({' or '.join(LANGS)})", 2)
-    try:
-        lang = _check_lang(args.lang)
-    except ValueError as e:
-        return _error(str(e), 2)
-    if args.format not in EXPORT_FORMATS:
-        return _error(f"unsupported format {args.format!r} (use {' or '.join(EXPORT_FORMATS)})", 2)
-    try:
-        rows = export_rows(load(), lang)
-    except (OSError, ValueError) as e:
-        return _error(str(e), 1)
-    _utf8_stdout()
-    if args.format == "json":
-        json.dump(_export_json(rows, lang), sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
-    else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return 0
-
-
-def _when(t: Any) -> str:
-    from datetime import timezone
-
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ") if t is not None else ""
-
-
-def cmd_unknown(args: argparse.Namespace) -> int:
-    import psycopg
-
-    from vinops.db import MigrationError, connect
-
-    try:
-        with connect(getattr(args, "database_url", None)) as conn:
-            items = unknown_values(conn)
-    except psycopg.errors.UndefinedTable:
-        return _error("the database has no audit.unknown_values table: run `vinops db migrate` first", 1)
-    except (psycopg.Error, MigrationError, OSError, ValueError) as e:
-        return _error(str(e) or type(e).__name__, 1)
-    _utf8_stdout()
-    if args.json:
-        json.dump(items, sys.stdout, ensure_ascii=False, indent=2, default=lambda t: t.isoformat())
-        sys.stdout.write("\n")
-        return 0
-    if not items:
-        print("no unknown taxonomy values")
-        return 0
-    header = ("domain", "value", "count", "first seen", "last seen", "maps to now")
-    table = [
-        (i["domain"], i["value"], f"{i['count']:,}", _when(i["first_seen_at"]), _when(i["last_seen_at"]),
-         i["maps_to"] or "")
-        for i in items
-    ]  # fmt: skip
-    widths = [max(len(str(row[c])) for row in [header, *table]) for c in range(len(header))]
-    for row in [header, *table]:
-        cells = [str(v).rjust(w) if c == 2 else str(v).ljust(w) for c, (v, w) in enumerate(zip(row, widths))]
-        print("  ".join(cells).rstrip())
-    return 0
-
-
-def add_arguments(subparsers: Any) -> None:
-    """Register ``vinops taxonomy export|unknown``. Each sets ``func(args) -> exit code``."""
-    p = subparsers.add_parser("taxonomy", help="taxonomy labels (EN/RU) and the values no taxonomy row matches")
-    actions = p.add_subparsers(dest="taxonomy_command", required=True, metavar="ACTION")
-
-    e = actions.add_parser(
-        "export",
-        help="print the label tables of one language (from sql/taxonomy; no database)",
-        description="One row per term (domain, id, code, state empty, label), each title code followed by its "
-        "title-state-specific labels (state set). Read from the taxonomy files ($VINOPS_SQL_DIR/taxonomy, "
-        "else sql/taxonomy): the same data `vinops db migrate` seeds.",
-    )
-    e.add_argument("--lang", metavar="{en,ru}", help="label language (required)")
-    e.add_argument("--format", default="csv", metavar="{csv,json}", help="output format (default: csv)")
-    e.set_defaults(func=cmd_export)
-
-    u = actions.add_parser(
-        "unknown",
-        help="list the categorical values no taxonomy row matched (audit.unknown_values), most frequent first",
-    )
-    u.add_argument("--json", action="store_true", help="print one JSON array")
-    u.add_argument(
-        "--database-url",
-        default=argparse.SUPPRESS,
-        help="PostgreSQL URL (default: $VINOPS_DATABASE_URL, else the embedded server under the user's data folder)",
-    )
-    u.set_defaults(func=cmd_unknown)

@@ -170,7 +170,7 @@ def test_taxonomy_seed_is_idempotent_and_follows_the_files(conn: psycopg.Connect
     terms = (folder / "terms.csv").read_text(encoding="utf-8")
     first = tx.terms[0]
     (folder / "terms.csv").write_text(terms.replace(first.en, first.en + " (renamed)", 1), encoding="utf-8")
-    from vinops.db import seed_taxonomy
+    from vinops.taxonomy_tables import seed_taxonomy
 
     seed_taxonomy(conn, folder)
     seed_taxonomy(conn, folder)

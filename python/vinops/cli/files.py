@@ -1,19 +1,17 @@
-"""The `vinops` command line. Each command is a thin wrapper over a plain function of the package."""
+"""Commands without a database: ``vinops parse``, ``vinops sample``, ``vinops schema``."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from vinops import _core, db, ingest, taxonomy
+from vinops import _core
+from vinops.cli.common import print_json
+from vinops.cli.errors import UsageError
 
-
-def _print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False, default=str)
-    sys.stdout.write("\n")
+__all__ = ["add_arguments", "cmd_parse", "cmd_sample", "cmd_schema"]
 
 
 def _quarantine_json(items: list[dict[str, Any]], limit: int = 500) -> list[dict[str, Any]]:
@@ -28,6 +26,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from vinops.parse import parse_file
     from vinops.taxonomy import load
 
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, not {args.batch_size}")
     taxonomy = None if args.no_taxonomy else load().matcher_mapping()
     table, s = parse_file(args.path, engine=args.engine, taxonomy=taxonomy, batch_size=args.batch_size)
     summary = {
@@ -47,7 +47,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     }
     assert table.num_rows == summary["rows_ok"]
     if args.json:
-        _print_json(summary)
+        print_json(summary)
         return 0
     mb = s["bytes"] / 1e6
     rate = mb / s["seconds"] if s["seconds"] else float("inf")
@@ -71,7 +71,17 @@ def cmd_parse(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from vinops.sample import write_sample
 
-    stats = write_sample(Path(args.path), rows=args.rows, seed=args.seed, defect_rate=args.defect_rate)
+    if args.rows < 0:
+        raise UsageError(f"--rows must not be negative, not {args.rows}")
+    if not 0.0 <= args.defect_rate <= 1.0:
+        raise UsageError(f"--defect-rate must be between 0 and 1, not {args.defect_rate}")
+    path = Path(args.path)
+    try:
+        stats = write_sample(path, rows=args.rows, seed=args.seed, defect_rate=args.defect_rate)
+    except OSError as e:
+        if e.filename is None or not e.strerror:
+            raise
+        raise UsageError(f"cannot write {e.filename}: {e.strerror}") from e
     print(f"wrote {stats.rows:,} rows, {stats.bytes / 1e6:.1f} MB to {args.path}", file=sys.stderr)
     return 0
 
@@ -84,7 +94,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         {"name": f.name, "type": str(f.type), "nullable": docs[f.name][0], "doc": docs[f.name][1]} for f in SCHEMA
     ]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
         for r in rows:
             null = "" if r["nullable"] else " not null"
@@ -92,18 +102,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vinops", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"vinops {_core.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_arguments(sub: Any) -> None:
+    """Register ``vinops parse``, ``vinops sample`` and ``vinops schema``."""
     p = sub.add_parser("parse", help="parse a sales-data CSV without a database")
     p.add_argument("path", help="the CSV file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--engine", choices=["rust", "python"], default="rust", help="parser (default: rust)")
     p.add_argument("--batch-size", type=int, default=65_536, help="rows per Arrow batch")
     p.add_argument("--no-taxonomy", action="store_true", help="do not match taxonomy codes")
-    p.set_defaults(func=cmd_parse)
+    p.set_defaults(func=cmd_parse, input_paths=("path",))
 
     p = sub.add_parser("sample", help="write a realistic synthetic sales-data CSV")
     p.add_argument("path")
@@ -115,26 +122,3 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the output schema (Arrow columns)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_schema)
-
-    db.add_arguments(sub)
-    ingest.add_arguments(sub)
-    taxonomy.add_arguments(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except BrokenPipeError:  # `vinops schema | head`
-        sys.stderr.close()
-        return 0
-    except (_core.VinopsError, OSError, ValueError) as e:
-        print(f"vinops: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
