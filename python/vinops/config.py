@@ -10,13 +10,14 @@
 | `VINOPS_COMPLETION_GRACE` | `2h` | time after a lot's auction before its absence makes it PENDING_RESULT |
 | `VINOPS_COMPLETION_MIN_RATIO` | `0.8` | a file with fewer rows than this share of the previous complete window's rows does not run completion |
 | `VINOPS_MAX_QUARANTINE_SHARE` | `0.01` | a file quarantining a larger share of its rows fails validation (no completion) |
-| `VINOPS_SQL_DIR` | `sql/` of the source tree | migrations and statements |
+| `VINOPS_SQL_DIR` | `vinops/sql` of the installed package | migrations, statements and `taxonomy/` |
 
 Durations are written `90m`, `2h`, `1h30m`, `45s`, `1d` (a bare number means hours).
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import re
 from collections.abc import Mapping
@@ -51,9 +52,16 @@ def parse_duration(text: str) -> timedelta:
 
 
 def sql_dir() -> Path:
-    """Where migrations and statements live: `$VINOPS_SQL_DIR`, else `sql/` of the source tree."""
+    """Where migrations, statements and the taxonomy files (`taxonomy/`) live: `$VINOPS_SQL_DIR`, else the
+    package data `vinops/sql` (the repository's top-level `sql/`, which the wheel ships as `vinops/sql/…`; a
+    source checkout reaches it through the symlink `python/vinops/sql`)."""
     env = os.environ.get("VINOPS_SQL_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "sql"
+    if env:
+        return Path(env)
+    folder = importlib.resources.files("vinops") / "sql"
+    if not isinstance(folder, Path):  # e.g. imported from a zip file: the SQL files need a real folder
+        raise RuntimeError(f"vinops/sql is not a folder on disk ({folder!r}): set VINOPS_SQL_DIR")
+    return folder
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from vinops.config import sql_dir
 
 __all__ = [
     "DOMAINS",
@@ -167,11 +168,8 @@ class Taxonomy:
 
 
 def default_directory() -> Path:
-    """``$VINOPS_SQL_DIR/taxonomy`` when the variable is set, else ``sql/taxonomy`` of the source tree."""
-    sql_dir = os.environ.get("VINOPS_SQL_DIR")
-    if sql_dir:
-        return Path(sql_dir) / "taxonomy"
-    return Path(__file__).resolve().parents[2] / "sql" / "taxonomy"
+    """``taxonomy/`` of :func:`vinops.config.sql_dir` (``$VINOPS_SQL_DIR``, else the package's ``vinops/sql``)."""
+    return sql_dir() / "taxonomy"
 
 
 def load(directory: Path | None = None) -> Taxonomy:
