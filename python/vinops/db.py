@@ -82,8 +82,11 @@ class Migration:
 
 
 def migrations(root: Path | None = None) -> list[Migration]:
-    """The migration files of ``root/migrations`` in version order (MigrationError on a bad name or a gap)."""
+    """The migration files of ``root/migrations`` in version order. MigrationError on a bad name or a gap, and
+    when the folder is missing or holds no ``*.sql`` file: a database is never "migrated" by nothing."""
     folder = (root or sql_dir()) / "migrations"
+    if not folder.is_dir():
+        raise MigrationError(f"{folder}: no migrations folder (check VINOPS_SQL_DIR and the installation)")
     found: list[Migration] = []
     for path in sorted(folder.glob("*.sql")):
         m = _MIGRATION_NAME.match(path.name)
@@ -93,6 +96,8 @@ def migrations(root: Path | None = None) -> list[Migration]:
     for expected, mig in enumerate(found, start=1):
         if mig.version != expected:
             raise MigrationError(f"{mig.path}: expected version {expected:04d} (versions are 0001, 0002, … without gaps)")
+    if not found:
+        raise MigrationError(f"{folder}: no migration files (NNNN_lower_case_name.sql) in this folder")
     return found
 
 
