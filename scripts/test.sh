@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need into .venv and runs every test: the Rust crate's, then pytest.
+# Installs what the tests need into .venv and runs every test: the Rust crate's, then pytest, then the wheel
+# check (the built wheel installed into a fresh environment, its commands run outside the checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -8,3 +9,4 @@ cd "$(dirname "$0")/.."
 cargo test --quiet --workspace
 # CI=true selects the hypothesis "ci" profile (at least 2,000 examples per property).
 .venv/bin/python -m pytest "$@"
+bash scripts/wheel_check.sh
