@@ -31,10 +31,6 @@ from psycopg import sql
 from vinops.config import sql_dir
 from vinops.taxonomy_tables import seed_taxonomy
 
-# Transitional: vinops.ingest still imports taxonomy_mapping from here; it lives in vinops.taxonomy_tables.
-# Remove this import once ingest imports it from there.
-from vinops.taxonomy_tables import taxonomy_mapping  # noqa: F401
-
 __all__ = [
     "INGEST_LOCK",
     "MIGRATE_LOCK",

@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 
-from vinops.ingest import WindowSource
+from vinops.config import Settings
+from vinops.window import WindowOptions, WindowSource, ingest_file, load_window
 from vinops.parse import SCHEMA
 from vinops.taxonomy import load
 
@@ -201,4 +202,17 @@ def events(conn: psycopg.Connection) -> list[dict[str, Any]]:
     return table(conn, "lot_events", "id", drop={"recorded_at", "id"})
 
 
-__all__ = ["HOUR", "T0", "batch", "code", "date", "events", "lot", "lots", "snapshot", "source", "table"]
+# -- running windows ---------------------------------------------------------------------------------------
+
+
+def load(conn: psycopg.Connection, src: WindowSource, settings: Settings, *, before_stage: Any = None, **options: Any) -> dict[str, Any]:
+    """``load_window`` with options as keywords; the result as the dict ``vinops ingest --json`` prints."""
+    return load_window(conn, src, settings, WindowOptions(**options), before_stage=before_stage).to_dict()
+
+
+def ingest(path: Any, settings: Settings, *, database_url: str, read: Any = None, **options: Any) -> dict[str, Any]:
+    """``ingest_file`` with options as keywords; the result as a dict."""
+    return ingest_file(path, settings, WindowOptions(**options), database_url=database_url, read=read).to_dict()
+
+
+__all__ = ["HOUR", "T0", "batch", "code", "date", "events", "ingest", "load", "lot", "lots", "snapshot", "source", "table"]

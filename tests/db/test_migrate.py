@@ -179,9 +179,12 @@ def test_taxonomy_seed_is_idempotent_and_follows_the_files(conn: psycopg.Connect
 
 
 def test_ingest_refuses_an_unmigrated_database(empty_db: str, tmp_path: Path) -> None:
-    from vinops.ingest import ingest_file
+    from vinops.config import Settings
+    from vinops.errors import IngestError
+    from vinops.window import WindowOptions, ingest_file
 
     f = tmp_path / "x.csv"
     f.write_bytes(b'"Lot number"\n"1"\n')
-    with pytest.raises(RuntimeError, match="vinops db migrate"):
-        ingest_file(f, database_url=empty_db, store_raw=False)
+    with pytest.raises(IngestError, match="vinops db migrate") as err:
+        ingest_file(f, Settings(), WindowOptions(store_raw=False), database_url=empty_db)
+    assert err.value.stage == "schema" and not err.value.retryable

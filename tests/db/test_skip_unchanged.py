@@ -13,10 +13,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from lotrows import HOUR, T0, events, lot, lots, record_hash, source, table
+from lotrows import HOUR, T0, events, ingest, load, lot, lots, record_hash, source, table
 
 from vinops.config import Settings
-from vinops.ingest import ingest_file, load_window
 from vinops.sample import write_sample
 
 pytestmark = pytest.mark.db
@@ -32,7 +31,7 @@ _COUNTS = (
 
 
 def _windows() -> list[tuple[list[dict[str, Any]], dict[str, Any]]]:
-    """(rows, load_window arguments) of a history that exercises every case the skip must get right."""
+    """(rows, window options) of a history that exercises every case the skip must get right."""
     w1 = [
         lot(1),
         lot(2),
@@ -82,7 +81,7 @@ def _history(url: str, settings: Settings, skip: bool) -> tuple[list[dict[str, A
     results = []
     with psycopg.connect(url) as c:
         for i, (rows, kw) in enumerate(_windows()):
-            results.append(load_window(c, source(rows, tag=f"w{i}"), settings=settings, skip_unchanged=skip, **kw))
+            results.append(load(c, source(rows, tag=f"w{i}"), settings, skip_unchanged=skip, **kw))
         tables = {
             "lots": table(c, "lots", "lot_number"),
             "vehicles": table(c, "vehicles", "vin"),
@@ -116,36 +115,36 @@ def test_skipping_unchanged_rows_gives_the_same_tables_and_events(new_db: Any, s
 
 
 def test_skipped_lots_are_present_for_completion(conn: psycopg.Connection, settings: Settings) -> None:
-    load_window(conn, source([lot(1), lot(2, auction_at=T0 - 3 * HOUR)]), settings=settings)
+    load(conn, source([lot(1), lot(2, auction_at=T0 - 3 * HOUR)]), settings)
     # Lot 2's auction + grace has passed by this window's clock; it is listed (unchanged, so skipped).
-    r = load_window(conn, source([lot(1, source_updated_at=T0 + HOUR), lot(2, auction_at=T0 - 3 * HOUR)]), settings=settings)
+    r = load(conn, source([lot(1, source_updated_at=T0 + HOUR), lot(2, auction_at=T0 - 3 * HOUR)]), settings)
     assert r["rows_skipped"] == 1 and r["completion"]["ran"] is True and r["lots_pending_result"] == 0
     assert lots(conn)[2]["status"] == "ACTIVE"
     # Absent, it would be PENDING_RESULT.
-    r = load_window(conn, source([lot(1, source_updated_at=T0 + 2 * HOUR)]), settings=settings, force_completion=True)
+    r = load(conn, source([lot(1, source_updated_at=T0 + 2 * HOUR)]), settings, force_completion=True)
     assert r["lots_pending_result"] == 1 and lots(conn)[2]["status"] == "PENDING_RESULT"
 
 
 def test_a_new_hash_of_equal_values_is_no_update(conn: psycopg.Connection, settings: Settings) -> None:
     rows = [lot(1), lot(2), lot(3)]
-    load_window(conn, source(rows), settings=settings)
+    load(conn, source(rows), settings)
     # The same values under other record hashes (a new header order or taxonomy changes the seed), one with a
     # newer Last Updated Time: no update, no event; the new hashes are stored.
     again = [dict(r, record_hash=record_hash(r) ^ 1) for r in rows[:2]] + [
         dict(lot(3, source_updated_at=T0 + HOUR), record_hash=7)
     ]
-    r = load_window(conn, source(again, tag="reseeded"), settings=settings, window_at=T0 + HOUR)
+    r = load(conn, source(again, tag="reseeded"), settings, window_at=T0 + HOUR)
     assert (r["rows_skipped"], r["lots_updated"], r["lots_unchanged"], r["lots_stale"]) == (0, 0, 3, 0)
     assert events(conn) == []
     state = lots(conn)
     assert [state[n]["row_hash"] for n in (1, 2, 3)] == [record_hash(rows[0]) ^ 1, record_hash(rows[1]) ^ 1, 7]
     assert state[3]["source_updated_at"] == T0 + HOUR  # the key moved (a touch)
     # The next window with those records skips them all.
-    r = load_window(conn, source(again, tag="next"), settings=settings, window_at=T0 + 2 * HOUR)
+    r = load(conn, source(again, tag="next"), settings, window_at=T0 + 2 * HOUR)
     assert (r["rows_skipped"], r["lots_updated"], r["lots_unchanged"]) == (3, 0, 3)
     # An older record of equal values is not stale; one of other values is.
     older = [dict(lot(1, source_updated_at=T0 - HOUR), record_hash=11), lot(2, high_bid_cents=1, source_updated_at=T0 - HOUR)]
-    r = load_window(conn, source(older, tag="older"), settings=settings, window_at=T0)
+    r = load(conn, source(older, tag="older"), settings, window_at=T0)
     assert (r["lots_updated"], r["lots_stale"]) == (0, 1)
     assert events(conn) == []
 
@@ -166,12 +165,12 @@ def _reorder_columns(src: Path, dst: Path) -> None:
 def test_a_real_file_with_its_columns_reordered_changes_nothing(db_url: str, tmp_path: Path, settings: Settings) -> None:
     first, reordered = tmp_path / "w1.csv", tmp_path / "w2.csv"
     write_sample(first, rows=300, seed=11, defect_rate=0.0)
-    r1 = ingest_file(first, database_url=db_url, settings=settings)
+    r1 = ingest(first, settings, database_url=db_url)
     with psycopg.connect(db_url) as c:
         before = table(c, "lots", "lot_number", drop={"updated_at", "row_hash", "source_window_at", "load_id"})
     w2_at = datetime.fromisoformat(r1["window_at"]) + timedelta(minutes=5)
     _reorder_columns(first, reordered)
-    r2 = ingest_file(reordered, database_url=db_url, settings=settings, window_at=w2_at)
+    r2 = ingest(reordered, settings, database_url=db_url, window_at=w2_at)
     assert r2["rows_loaded"] == r1["rows_loaded"] > 250
     # Another header: another seed, so no row is skipped, but none changed either.
     assert (r2["rows_skipped"], r2["lots_updated"], r2["lots_inserted"]) == (0, 0, 0)
@@ -181,6 +180,6 @@ def test_a_real_file_with_its_columns_reordered_changes_nothing(db_url: str, tmp
     # The same records again (another file: one more blank line): all skipped.
     third = tmp_path / "w3.csv"
     third.write_bytes(reordered.read_bytes() + b"\n")
-    r3 = ingest_file(third, database_url=db_url, settings=settings, window_at=w2_at + timedelta(minutes=5))
+    r3 = ingest(third, settings, database_url=db_url, window_at=w2_at + timedelta(minutes=5))
     assert r3["rows_skipped"] == r3["rows_loaded"] == r1["rows_loaded"]
     assert (r3["lots_updated"], r3["lots_unchanged"]) == (0, r1["rows_loaded"] - r1["rows_duplicate"])

@@ -9,10 +9,10 @@ import re
 import psycopg
 import pyarrow as pa
 import pytest
-from lotrows import lot, source, table
+from lotrows import load, lot, source, table
 
 from vinops.config import Settings
-from vinops.ingest import _pg_type, load_window
+from vinops.window.staging import pg_type
 from vinops.parse import SCHEMA
 from vinops.statements import LOT_COLUMNS, VEHICLE_COLUMNS, StatementError, expand, load_statements
 
@@ -46,7 +46,7 @@ def test_staging_mirrors_the_parser_schema(conn: psycopg.Connection) -> None:
     staging = _columns(conn, "staging.lots")
     assert list(staging) == ["load_id", *SCHEMA.names]
     for f in SCHEMA:
-        assert _pg_type(f.type) == staging[f.name], f.name
+        assert pg_type(f.type) == staging[f.name], f.name
     plan = _columns(conn, "staging.lot_plan")
     assert list(plan)[7:] == list(staging)  # the plan carries a full staging row
 
@@ -208,19 +208,20 @@ VIOLATIONS = {
 @pytest.mark.parametrize("check", sorted(VIOLATIONS))
 def test_each_violation_is_quarantined(conn: psycopg.Connection, check: str) -> None:
     settings = Settings(raw_compression="none")
-    r = load_window(conn, source([lot(1), lot(2, **VIOLATIONS[check])]), settings=settings, store_raw=False)
+    r = load(conn, source([lot(1), lot(2, **VIOLATIONS[check])]), settings, store_raw=False)
     assert (r["rows_loaded"], r["rows_quarantined"]) == (1, 1)
     q = table(conn, "raw.quarantine", "row_no", drop=set())
     assert check in q[0]["detail"]
 
 
 def test_lot_number_must_be_positive(conn: psycopg.Connection) -> None:
-    r = load_window(conn, source([lot(1), lot(-4)]), settings=Settings(), store_raw=False)
+    r = load(conn, source([lot(1), lot(-4)]), Settings(), store_raw=False)
     assert r["rows_refused"] == 1 and "lots_lot_number_positive" in table(conn, "raw.quarantine", "row_no")[0]["detail"]
 
 
 def test_schema_mismatch_is_reported_clearly(conn: psycopg.Connection) -> None:
-    from vinops.ingest import IngestError, WindowSource
+    from vinops.errors import IngestError
+    from vinops.window import WindowSource
 
     bad = pa.RecordBatch.from_pydict({"lot_number": pa.array([1], pa.int64()), "year": pa.array([2015], pa.int32())})
     src = WindowSource(
@@ -230,4 +231,4 @@ def test_schema_mismatch_is_reported_clearly(conn: psycopg.Connection) -> None:
         bytes=1,
     )
     with pytest.raises(IngestError, match=r"year: Arrow int32 is integer, staging.lots has smallint"):
-        load_window(conn, src, settings=Settings(), store_raw=False)
+        load(conn, src, Settings(), store_raw=False)

@@ -13,11 +13,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from lotrows import T0, code, lot, source, table
+from lotrows import T0, code, ingest, lot, source, table
+from lotrows import load as load_window
 
 from vinops.cli import main
 from vinops.config import Settings, sql_dir
-from vinops.ingest import ingest_file, load_window
 from vinops.parse import parse_file
 from vinops.sample import write_sample
 from vinops.taxonomy import Taxonomy, load
@@ -73,7 +73,7 @@ def _expected_label(domain: str, term_id: int, lang: str, title_state: str | Non
 def test_russian_labels_of_a_loaded_sample(db_url: str, settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "sample.csv"
     write_sample(path, rows=400, seed=11)
-    r = ingest_file(path, database_url=db_url, settings=settings, store_raw=False)
+    r = ingest(path, settings, database_url=db_url, store_raw=False)
     assert r["rows_loaded"] > 390
     with psycopg.connect(db_url) as conn:
         lots = {x["lot_number"]: x for x in _rows(conn, "SELECT * FROM lots")}
@@ -115,7 +115,7 @@ def test_russian_labels_of_a_loaded_sample(db_url: str, settings: Settings, tmp_
 def test_vehicle_labels(db_url: str, settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "sample.csv"
     write_sample(path, rows=100, seed=12)
-    ingest_file(path, database_url=db_url, settings=settings, store_raw=False)
+    ingest(path, settings, database_url=db_url, store_raw=False)
     with psycopg.connect(db_url) as conn:
         vehicles = {x["vin"]: x for x in _rows(conn, "SELECT * FROM vehicles")}
         ru = {x["vin"]: x for x in _rows(conn, "SELECT * FROM vehicle_labels('ru')")}
@@ -139,7 +139,7 @@ def test_title_state_label_announcements_and_unknown_values(conn: psycopg.Connec
         lot(2, title_state="MI", title_type="SR", title_type_code=sr),
         lot(3, color="PUCE", color_code=None, drive=None, drive_code=None),
     ]  # fmt: skip
-    load_window(conn, source(rows), settings=settings, store_raw=False)
+    load_window(conn, source(rows), settings, store_raw=False)
     ru = {x["lot_number"]: x for x in _rows(conn, "SELECT * FROM lot_labels('ru') ORDER BY lot_number")}
     en = {x["lot_number"]: x for x in _rows(conn, "SELECT * FROM lot_labels(%s)", ("en",))}
     quebec = TX.title_label("SR", "QC")
@@ -159,7 +159,7 @@ def test_title_state_label_announcements_and_unknown_values(conn: psycopg.Connec
 
 
 def test_label_lookup_by_lot_number_is_an_index_lookup(conn: psycopg.Connection, settings: Settings) -> None:
-    load_window(conn, source([lot(n) for n in range(1, 30)]), settings=settings, store_raw=False)
+    load_window(conn, source([lot(n) for n in range(1, 30)]), settings, store_raw=False)
     conn.execute("ANALYZE lots")
     conn.execute("ANALYZE vehicles")
     conn.execute("SET enable_seqscan = off")  # tiny tables: make the only acceptable plan the cheap one
@@ -241,7 +241,7 @@ def test_unknown_values_are_counted_once_per_value_per_window(
     f1 = _write(tmp_path / "w1.csv", header, rows)
     _, parsed = parse_file(f1, taxonomy=TX.matcher_mapping())
     assert parsed["unknown"] == {"color": {"PUCE": 3}, "damage": {"ALIENS": 3}, "announcement": {"Gremlins": 1}}
-    r1 = ingest_file(f1, database_url=db_url, settings=settings, store_raw=False, window_at=W1)
+    r1 = ingest(f1, settings, database_url=db_url, store_raw=False, window_at=W1)
     assert r1["skipped"] is False and r1["rows_loaded"] == r1["rows_in"] == 300
     assert r1["validation"]["ok"] and r1["completion"]["ran"]
     assert r1["unknown_values"] == 3
@@ -266,7 +266,7 @@ def test_unknown_values_are_counted_once_per_value_per_window(
     rows2 = [dict(r) for r in base]
     rows2[10]["Color"] = "PUCE"
     rows2[11]["Color"] = "PUCE"
-    r2 = ingest_file(_write(tmp_path / "w2.csv", header, rows2), database_url=db_url, settings=settings,
+    r2 = ingest(_write(tmp_path / "w2.csv", header, rows2), settings, database_url=db_url,
                      store_raw=False, window_at=W2)  # fmt: skip
     assert r2["skipped"] is False and r2["unknown_values"] == 1 and r2["validation"]["ok"]
     audit = _audit(db_url)
@@ -280,7 +280,7 @@ def test_unknown_values_are_counted_once_per_value_per_window(
 
     # window 3: every row's colour unknown; the window still loads and validates
     rows3 = [dict(r, Color="PUCE") for r in base]
-    r3 = ingest_file(_write(tmp_path / "w3.csv", header, rows3), database_url=db_url, settings=settings,
+    r3 = ingest(_write(tmp_path / "w3.csv", header, rows3), settings, database_url=db_url,
                      store_raw=False, window_at=W3)  # fmt: skip
     assert r3["rows_loaded"] == 300 and r3["validation"]["ok"] and r3["completion"]["ran"]
     assert r3["unknown_values"] == 1 and r3["unknown_rate"] > 0.01

@@ -9,10 +9,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from lotrows import HOUR, T0, events, lot, lots, snapshot, source, table
+from lotrows import HOUR, T0, events, load, lot, lots, snapshot, source, table
 
 from vinops.config import Settings
-from vinops.ingest import IngestError, load_window
+from vinops.errors import IngestError
 
 pytestmark = pytest.mark.db
 
@@ -20,7 +20,7 @@ VIN_X = "1HGCM82633A004352"
 
 
 def run(conn: psycopg.Connection, src: Any, settings: Settings, **kw: Any) -> dict[str, Any]:
-    return load_window(conn, src, settings=settings, **kw)
+    return load(conn, src, settings, **kw)
 
 
 def window1() -> list[dict[str, Any]]:
@@ -308,7 +308,7 @@ def test_concurrent_windows_wait_for_each_other(db_url: str, settings: Settings)
     results: dict[str, Any] = {}
 
     def hold(stage: str, conn: psycopg.Connection) -> None:
-        if stage == "upsert":
+        if stage == "plan":
             inside.set()
             assert release.wait(60)
 
@@ -343,7 +343,7 @@ def test_concurrent_windows_wait_for_each_other(db_url: str, settings: Settings)
     assert results["b"]["seconds"]["lock_wait"] >= 0.3
 
 
-@pytest.mark.parametrize("stage", ["copy", "upsert", "completion", "commit"])
+@pytest.mark.parametrize("stage", ["copy", "plan", "completion", "commit"])
 def test_failure_at_any_stage_leaves_the_previous_state(db_url: str, settings: Settings, stage: str) -> None:
     with psycopg.connect(db_url) as c:
         run(c, source(window1()), settings)
@@ -372,14 +372,14 @@ def test_constraint_violated_between_copy_and_upsert_rolls_back(db_url: str, set
         before = snapshot(c)
 
     def craft(name: str, conn: psycopg.Connection) -> None:
-        if name == "upsert":  # a taxonomy code that does not exist: a foreign key refuses it
+        if name == "plan":  # a taxonomy code that does not exist: a foreign key refuses it
             conn.execute("UPDATE staging.lots SET color_code = 32000 WHERE lot_number = 7")
 
     with psycopg.connect(db_url) as c:
         with pytest.raises(IngestError, match="foreign key") as err:
             run(c, source(window2()), settings, before_stage=craft)
         assert isinstance(err.value.__cause__, psycopg.errors.ForeignKeyViolation)
-        assert err.value.stage == "upsert"
+        assert err.value.stage == "vehicles" and err.value.retryable is False  # the data breaks a key
         c.execute("DELETE FROM audit.ingest_errors")
         c.commit()
         assert snapshot(c) == before
@@ -393,12 +393,14 @@ def test_connection_lost_between_copy_and_upsert_rolls_back(db_url: str, setting
         before = snapshot(c)
 
     def cut(name: str, conn: psycopg.Connection) -> None:
-        if name == "upsert":
-            conn.close()
+        if name == "plan":  # the server ends the session, as a failover or a restart would
+            with psycopg.connect(db_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
 
     c = psycopg.connect(db_url)
-    with pytest.raises(IngestError):
+    with pytest.raises(IngestError) as err:
         run(c, source(window2()), settings, before_stage=cut)
+    assert err.value.retryable is True, err.value  # a lost connection: the flow may run the window again
     assert c.closed
     with psycopg.connect(db_url) as c2:
         assert snapshot(c2) == before
@@ -407,9 +409,9 @@ def test_connection_lost_between_copy_and_upsert_rolls_back(db_url: str, setting
 
 
 def test_bulk_load_path_keeps_foreign_keys(conn: psycopg.Connection, settings: Settings, monkeypatch: Any) -> None:
-    import vinops.ingest as ingest
+    from vinops.window import bulk
 
-    monkeypatch.setattr(ingest, "BULK_FK_MIN_ROWS", 5)
+    monkeypatch.setattr(bulk, "BULK_FK_MIN_ROWS", 5)
     fks = conn.execute(
         "SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' AND conrelid = 'lots'::regclass ORDER BY 1"
     ).fetchall()
@@ -423,7 +425,7 @@ def test_bulk_load_path_keeps_foreign_keys(conn: psycopg.Connection, settings: S
     assert after == fks and len(fks) >= 17
 
     def craft(name: str, c: psycopg.Connection) -> None:
-        if name == "upsert":
+        if name == "plan":
             c.execute("UPDATE staging.lots SET fuel_code = 32000 WHERE lot_number = 7")
 
     with pytest.raises(IngestError, match="foreign key"):

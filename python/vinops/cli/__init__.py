@@ -42,6 +42,7 @@ from vinops import _core
 from vinops.cli import common, errors
 from vinops.cli import db as db_commands
 from vinops.cli import files as file_commands
+from vinops.cli import ingest as ingest_commands
 from vinops.cli import taxonomy as taxonomy_commands
 from vinops.logs import stderr_handler
 
@@ -98,14 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     file_commands.add_arguments(sub)  # parse, sample, schema
     db_commands.add_arguments(sub)  # db migrate|url|stop
 
-    # ingest: registered by vinops.ingest for now; it moves here (a module vinops/cli/ingest.py beside db.py
-    # and taxonomy.py). Until then the command line checks its input path, reads the settings and resolves
-    # its database (``args.database_url``, the embedded server migrated) before ingest's own command runs.
-    from vinops import ingest
-
-    ingest.add_arguments(sub)
-    sub.choices["ingest"].set_defaults(database=common.MIGRATED, input_paths=("path",))
-
+    ingest_commands.add_arguments(sub)  # ingest
     taxonomy_commands.add_arguments(sub)  # taxonomy export|unknown
 
     for leaf in _leaf_parsers(parser):
@@ -142,7 +136,6 @@ def _prepare(args: argparse.Namespace) -> None:
         args.settings = common.settings_from_env(args)
     if mode is not None:
         args.database = common.resolve_database(args.settings, mode)
-        args.database_url = args.database.url  # what vinops.ingest's command reads
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import sys
 import psycopg
 
 from vinops import VinopsError
+from vinops.errors import RejectedFile, is_retryable
 from vinops.logs import mask
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
     "exit_code",
     "message",
     "report",
-    "retryable",
 ]
 
 log = logging.getLogger("vinops.cli")
@@ -60,48 +60,17 @@ class Failure(Exception):
     """A failure the command line describes itself, not the input's fault (exit 1)."""
 
 
-def _rejected_file_types() -> tuple[type[BaseException], ...]:
-    try:
-        from vinops.errors import RejectedFile
-    except ImportError:  # pragma: no cover - vinops.errors arrives with the window rewrite
-        return ()
-    return (RejectedFile,)
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    e: BaseException | None = error
-    while e is not None and all(e is not x for x in out):
-        out.append(e)
-        e = e.__cause__
-    return out
-
-
-def retryable(error: BaseException) -> bool:
-    """Whether a retry can help: the first error of the ``raise … from`` chain that says so itself
-    (``retryable = True``/``False``) decides; else a ``psycopg.OperationalError`` (lost connection, lock or
-    statement timeout, deadlock, serialization failure, out of resources), a ``TimeoutError`` or a
-    ``ConnectionError`` anywhere in the chain."""
-    for e in _chain(error):
-        flag = getattr(e, "retryable", None)
-        if flag is not None:
-            return bool(flag)
-        if isinstance(e, (psycopg.OperationalError, TimeoutError, ConnectionError)):
-            return True
-    return False
-
-
 def _bad_input(error: BaseException) -> bool:
     if isinstance(error, UsageError):
         return True
     if isinstance(error, VinopsError):
         return getattr(error, "code", None) in _BAD_FILE_CODES
-    return isinstance(error, _rejected_file_types())
+    return isinstance(error, RejectedFile)
 
 
 def _from_file(error: BaseException) -> bool:
     """Whether the message may quote the file's own bytes (escaped and cut to an excerpt)."""
-    return isinstance(error, (VinopsError, *_rejected_file_types()))
+    return isinstance(error, (VinopsError, RejectedFile))
 
 
 def exit_code(error: BaseException) -> int:
@@ -110,7 +79,7 @@ def exit_code(error: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(error, UsageError):
         return EXIT_USAGE
-    if retryable(error):
+    if is_retryable(error):
         return EXIT_TEMPFAIL
     if _bad_input(error):
         return EXIT_USAGE
