@@ -1,8 +1,9 @@
 """What the benchmarks share: child processes with their own peak RSS, a throwaway PostgreSQL with
 production-like settings, fresh migrated databases, and the PostgreSQL floor.
 
-Also the child entry point (``python bench/_common.py ingest|floor-copy …``, JSON on stdout) that
-bench/window.py and bench/compare.py run each measured ingest or floor COPY in.
+Also the child entry point (``python bench/_common.py cli|floor-copy …``, JSON on stdout) that
+bench/window.py and bench/compare.py run each measured ingest (the ``vinops ingest --json`` CLI, in a
+process of its own) or floor COPY in.
 
 Imports nothing outside the standard library at module level, so a child's peak RSS holds only what its
 own work loads.
@@ -96,10 +97,31 @@ def run_child(argv: list[str], *, what: str, timeout: float = 1800, heartbeat: f
     return out
 
 
+def vinops_cli() -> list[str]:
+    """The ``vinops`` command of the running interpreter's environment (``.venv/bin/vinops``)."""
+    exe = Path(sys.executable).parent / "vinops"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("vinops")
+    if found:
+        return [found]
+    raise RuntimeError(f"no vinops command next to {sys.executable} or on PATH (pip install -e .)")
+
+
 def run_ingest(file: Path, url: str, raw_dir: Path, engine: str = "rust", timeout: float = 1800) -> dict[str, Any]:
-    """One ``ingest_file`` in its own process: ``{"summary", "wall", "peak_rss_mb", "process_wall"}``."""
-    argv = [str(Path(__file__).resolve()), "ingest", str(file), url, str(raw_dir), engine]
-    return run_child(argv, what=f"ingest of {file.name} ({engine} engine)", timeout=timeout)
+    """One ``vinops ingest FILE --json --database-url URL --engine ENGINE`` (the CLI, in its own process,
+    ``VINOPS_RAW_DIR=raw_dir``), started and measured by a small child of this script (``_common.py cli``) so
+    the peak RSS is the CLI process's alone.
+
+    Returns ``{"summary", "wall", "cpu_seconds", "peak_rss_mb", "argv", "process_wall"}``: ``summary`` is the
+    JSON the CLI printed, ``wall`` the CLI process's wall time (interpreter start, imports and exit included),
+    ``cpu_seconds`` its user + system CPU, ``peak_rss_mb`` its ru_maxrss; ``process_wall`` also counts the
+    measuring child."""
+    cli = [*vinops_cli(), "ingest", str(file), "--json", "--database-url", url, "--engine", engine]
+    argv = [str(Path(__file__).resolve()), "cli", "--env", f"VINOPS_RAW_DIR={raw_dir}", "--", *cli]
+    out = run_child(argv, what=f"vinops ingest {file.name} ({engine} engine)", timeout=timeout)
+    out["summary"] = out.pop("stdout_json")
+    return out
 
 
 def run_floor_copy(file: Path, url: str, columns: int) -> dict[str, Any]:
@@ -266,29 +288,47 @@ def measure_floor(server_url: str, sample: Path, strict_file: Path, columns: int
 # child entry point
 
 
+def _run_cli(cmd: list[str], env_pairs: list[str]) -> dict[str, Any]:
+    """Run ``cmd`` (its stdout one JSON object) and measure it: wall time, CPU and peak RSS of that process.
+
+    This process is a small interpreter with nothing but the standard library loaded and only this one
+    child, so RUSAGE_CHILDREN is the command's own (its ru_maxrss also covers the moments between the fork
+    and the exec, when the child is a copy of this small process, not of the benchmark's parent)."""
+    env = dict(os.environ)
+    for pair in env_pairs:
+        k, _, v = pair.partition("=")
+        env[k] = v
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, check=False)
+    wall = time.perf_counter() - t0
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr.decode("utf-8", "replace"))
+        raise SystemExit(f"{' '.join(cmd)}: exit {p.returncode}")
+    return {
+        "stdout_json": json.loads(p.stdout),
+        "wall": wall,
+        "cpu_seconds": r.ru_utime + r.ru_stime,
+        "peak_rss_mb": r.ru_maxrss / 1024,
+        "argv": cmd,
+    }
+
+
 def _child(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="bench/_common.py")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("ingest")
-    p.add_argument("file")
-    p.add_argument("url")
-    p.add_argument("raw_dir")
-    p.add_argument("engine", choices=["rust", "python"])
+    p = sub.add_parser("cli", help="run a command whose stdout is JSON; report it with its wall, CPU, peak RSS")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("command", nargs=argparse.REMAINDER)
     p = sub.add_parser("floor-copy")
     p.add_argument("file")
     p.add_argument("url")
     p.add_argument("columns", type=int)
     args = ap.parse_args(argv)
     ensure_xdg()
-    if args.cmd == "ingest":
-        from vinops.config import Settings
-        from vinops.ingest import ingest_file
-
-        settings = Settings.from_env(raw_dir=Path(args.raw_dir))
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        result = ingest_file(args.file, database_url=args.url, settings=settings, engine=args.engine)
-        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-        out: dict[str, Any] = {"summary": result, "wall": wall, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb()}
+    if args.cmd == "cli":
+        cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+        out: dict[str, Any] = _run_cli(cmd, args.env)
     else:
         seconds, rows, how = floor_copy(args.url, Path(args.file), args.columns)
         out = {"seconds": seconds, "rows": rows, "how": how, "peak_rss_mb": peak_rss_mb()}

@@ -1,4 +1,6 @@
-"""Smoke test of the side-by-side benchmark (bench/compare.py): every contender runs and is reported.
+"""Smoke tests of the benchmarks: every contender of bench/compare.py runs and is reported; bench/window.py's
+steady sequence runs its four windows in order and reports each against its target. Structure only, never
+speed.
 
 Lives under tests/db/ for the session's PostgreSQL (``pg_server_url``); the window contenders create and
 drop their own databases on it.
@@ -17,6 +19,7 @@ pytestmark = pytest.mark.db
 
 REPO = Path(__file__).resolve().parents[2]
 COMPARE = REPO / "bench" / "compare.py"
+WINDOW = REPO / "bench" / "window.py"
 
 CONTENDERS = {
     "parse.rust", "parse.reference", "parse.pyarrow_1t", "parse.pyarrow", "parse.csv_module",
@@ -75,3 +78,58 @@ def test_compare_runs_every_contender(pg_server_url: str, tmp_path: Path) -> Non
         assert f"| {c['label']} |" in text
     assert text.count("| PASS |") + text.count("| MISS |") == len(RATIOS)
     assert "PASS" in p.stdout or "MISS" in p.stdout
+
+
+@pytest.mark.timeout(180)
+def test_window_steady_sequence(pg_server_url: str, tmp_path: Path) -> None:
+    rows = 3000
+    out = tmp_path / "out"
+    p = subprocess.run(
+        [sys.executable, str(WINDOW), "--steady-only", "--rows", str(rows), "--seed", "3", "--repeat", "1",
+         "--database-url", pg_server_url, "--out", str(out)],
+        capture_output=True, text=True, timeout=170,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr[-4000:]
+    (written,) = out.glob("window-*.json")
+    report = json.loads(written.read_text())
+    assert "figures" not in report  # --steady-only: no single-window figures
+    assert report["rows"] == rows and report["repeat"] == 1
+    assert "--steady-only" in report["command"]
+    assert len(report["load_average_at_start"]) == 3
+
+    st = report["steady"]
+    floor = st["floor"]
+    assert floor["seconds"] > 0 and floor["copy_from"] == "server file"
+    assert 0.99 * rows <= floor["rows"] <= rows  # the strict copy leaves out the rows COPY would reject
+
+    f = st["files"]
+    assert f["file2_rows"] == f["file3_rows"] == rows  # 1 % gone, 1 % new
+    assert f["file2_gone"] == f["file2_new"] == round(0.01 * rows)
+    assert f["file2_changed"] == round(0.05 * rows)
+    assert f["file3_changed"] == round(0.005 * rows)
+
+    w = {x["key"]: x for x in st["windows"]}
+    assert [x["key"] for x in st["windows"]] == ["first", "changed_5", "changed_0_5", "same_again"]
+    for x in st["windows"]:
+        assert x["seconds"] > 0 and x["total"] > 0 and x["process_wall"] > 0, x["key"]
+        assert x["peak_rss_mb"] > 0, x["key"]
+        assert x["ratio_to_floor"] == pytest.approx(x["seconds"] / floor["seconds"], rel=0.02, abs=0.01), x["key"]
+        assert isinstance(x["met"], bool) and x["target"], x["key"]
+        assert {"rows_loaded", "rows_skipped", "lots_inserted", "lots_updated"} <= set(x["counts"]), x["key"]
+        assert "total" in x["stages"], x["key"]
+    # what each file is: the first fills empty tables, the next two change what the issue says, the last is skipped
+    c1, c2, c3 = w["first"]["counts"], w["changed_5"]["counts"], w["changed_0_5"]["counts"]
+    assert c1["rows_in"] == rows and c1["lots_inserted"] > 0.99 * rows and c1["rows_skipped"] == 0
+    assert c2["lots_inserted"] == f["file2_new"] and c2["lots_updated"] == f["file2_changed"]
+    assert c2["rows_skipped"] == rows - f["file2_new"] - f["file2_changed"]
+    assert c3["lots_inserted"] == 0 and c3["lots_updated"] == f["file3_changed"]
+    assert c3["rows_skipped"] == rows - f["file3_changed"]
+    assert w["same_again"]["skipped"] and not any(w[k]["skipped"] for k in ("first", "changed_5", "changed_0_5"))
+    # the same file again is measured as the whole CLI process
+    assert w["same_again"]["measure"] == "process wall"
+    assert w["same_again"]["seconds"] == w["same_again"]["process_wall"]
+    assert w["same_again"]["target"] == "≤ 0.3 s"
+
+    assert "Steady sequence" in p.stdout
+    for x in st["windows"]:
+        assert x["window"] in p.stdout
