@@ -72,11 +72,7 @@ class LocalRawStore:
         return path.open("rb")
 
     def sha256(self, key: str) -> str:
-        h = hashlib.sha256()
-        with self.open(key) as f:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
-        return h.hexdigest()
+        return self._sha256_of(self.path(key))
 
     # -- writing
 
@@ -87,59 +83,75 @@ class LocalRawStore:
         inside = self.key_of(source)
         if inside is not None:
             return inside
-        for key in (self.key_for(window_at), self.key_for(window_at, sha256)):
-            dest = self.path(key)
-            if not dest.exists():
-                self._write(source, dest, sha256)
-                return key
-            if self.sha256(key) == sha256:
-                return key
-        raise RawStoreError(f"raw store: {self.key_for(window_at, sha256)} exists with other content")
+        return self.place(self.prepare(source, sha256), window_at, sha256)
 
-    def _write(self, source: Path, dest: Path, sha256: str) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-        h = hashlib.sha256()
+    def prepare(self, source: Path, sha256: str) -> Path:
+        """Write ``source`` to a temporary file in the store (compressed as configured), flushed to disk and
+        read back: it must decompress to exactly ``sha256``. The key depends on the window's instant, which
+        the data decides; so a window starts this before it knows the key, then calls :meth:`place`."""
+        incoming = self.root / ".incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        tmp = incoming / f"{sha256[:16]}-{os.getpid()}-{time.monotonic_ns()}{self.suffix}"
         try:
             with source.open("rb") as src:
                 if self.compression == "zstd":
                     with pa.CompressedOutputStream(str(tmp), "zstd") as out:
                         while chunk := src.read(_CHUNK):
-                            h.update(chunk)
                             out.write(chunk)
                 else:
                     with tmp.open("wb") as out_file:
                         while chunk := src.read(_CHUNK):
-                            h.update(chunk)
                             out_file.write(chunk)
-            if h.hexdigest() != sha256:
-                raise RawStoreError(f"{source} changed while it was being stored (SHA-256 differs)")
             fd = os.open(tmp, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            # Read it back: the stored bytes must decompress to the original exactly.
-            check = hashlib.sha256()
-            reader: BinaryIO = (
-                pa.CompressedInputStream(pa.OSFile(str(tmp), "rb"), "zstd")  # type: ignore[assignment]
-                if self.compression == "zstd"
-                else tmp.open("rb")
-            )
-            with reader:
-                while chunk := reader.read(_CHUNK):
-                    check.update(chunk)
-            if check.hexdigest() != sha256:
-                raise RawStoreError(f"raw store: {dest.name} does not read back identically")
-            os.replace(tmp, dest)
-            dir_fd = os.open(dest.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            # Read it back: the stored bytes must decompress to the original exactly (this also catches a
+            # source that changed while it was copied).
+            if self._sha256_of(tmp) != sha256:
+                raise RawStoreError(f"raw store: the copy of {source} does not read back to its SHA-256")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def place(self, prepared: Path, window_at: datetime, sha256: str) -> str:
+        """Move a file made by :meth:`prepare` to its key (``HHmm``, or ``HHmm-<sha12>`` when another file
+        holds that minute); a file with the same content already stored is reused. Returns the key."""
+        try:
+            for key in (self.key_for(window_at), self.key_for(window_at, sha256)):
+                dest = self.path(key)
+                if dest.exists():
+                    if self.sha256(key) == sha256:
+                        return key
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(prepared, dest)
+                dir_fd = os.open(dest.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+                return key
+            raise RawStoreError(f"raw store: {self.key_for(window_at, sha256)} exists with other content")
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            prepared.unlink(missing_ok=True)
+
+    def discard(self, prepared: Path) -> None:
+        prepared.unlink(missing_ok=True)
+
+    def _sha256_of(self, path: Path) -> str:
+        h = hashlib.sha256()
+        reader: BinaryIO = (
+            pa.CompressedInputStream(pa.OSFile(str(path), "rb"), "zstd")  # type: ignore[assignment]
+            if path.name.endswith(".zst")
+            else path.open("rb")
+        )
+        with reader:
+            while chunk := reader.read(_CHUNK):
+                h.update(chunk)
+        return h.hexdigest()
 
     # -- retention
 
@@ -147,6 +159,7 @@ class LocalRawStore:
         """Delete files stored more than ``retention_days`` ago; return their keys (none if retention is 0)."""
         if self.retention_days <= 0:
             return []
+        self._sweep_incoming(now)
         base = self.root / PREFIX
         if not base.is_dir():
             return []
@@ -169,3 +182,14 @@ class LocalRawStore:
                 except OSError:
                     pass
         return sorted(deleted)
+
+    def _sweep_incoming(self, now: float | None = None) -> None:
+        """Temporary copies a crashed process left behind (older than a day) are deleted."""
+        incoming = self.root / ".incoming"
+        cutoff = (time.time() if now is None else now) - 86400
+        for p in incoming.glob("*") if incoming.is_dir() else ():
+            try:
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+            except FileNotFoundError:
+                continue

@@ -58,6 +58,7 @@ def test_a_header_only_file_is_rejected_and_nothing_is_loaded(db_url: str, setti
     assert (files, lots) == (0, 0)
     assert [stage for stage, _ in errors] == ["copy"] and "no data rows" in errors[0][1]
     assert not (settings.raw_root / "copart").exists()  # no raw copy of a rejected file
+    assert list((settings.raw_root / ".incoming").glob("*")) == []  # and no temporary one left behind
 
 
 def test_random_bytes_are_rejected_with_the_reason_recorded(db_url: str, settings: Settings, tmp_path: Path) -> None:
@@ -73,8 +74,10 @@ def test_random_bytes_are_rejected_with_the_reason_recorded(db_url: str, setting
 def test_loaded_and_skipped_results_have_one_shape(db_url: str, settings: Settings, tmp_path: Path) -> None:
     f = tmp_path / "s.csv"
     write_sample(f, rows=40, seed=4)
-    loaded = ingest_file(f, settings, WindowOptions(store_raw=False), database_url=db_url)
+    loaded = ingest_file(f, settings, database_url=db_url)
+    assert loaded.raw_key and (settings.raw_root / loaded.raw_key).is_file()
     skipped = ingest_file(f, settings, database_url=db_url)
+    assert skipped.raw_key is None and list((settings.raw_root / ".incoming").glob("*")) == []
     assert isinstance(loaded, WindowResult) and isinstance(skipped, WindowResult)
     assert (loaded.outcome, skipped.outcome) == ("loaded", "skipped")
     names = [fl.name for fl in dataclasses.fields(WindowResult)]

@@ -183,6 +183,8 @@ class _Window:
     window_at_source: str = "clock"
     duplicates: int = 0
     raw_copy: _RawCopy | None = None
+    #: The key of a file that already lies in the raw store (put there by the fetch step).
+    raw_key: str | None = None
     dropped_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     dropped_indexes: dict[str, list[str]] = field(default_factory=dict)
 
@@ -343,11 +345,6 @@ def _plan(w: _Window) -> _Plan:
 def _write(w: _Window, p: _Plan) -> None:
     t0 = time.perf_counter()
     w.enter("write")
-    if w.options.store_raw and w.source.path is not None and w.raw_store is not None:
-        # Started after the plan, whose statements PostgreSQL may run on both cores: the copy (compression,
-        # read-back check) takes the second core while the server writes serially.
-        assert w.window_at is not None
-        w.raw_copy = _RawCopy(w.raw_store, w.source.path, w.window_at, w.source.sha256)
     if p.lots_inserted >= bulk.BULK_FK_MIN_ROWS and p.lots_inserted * 4 >= bulk.row_estimate(w.conn, "public.lots"):
         with w.clock("bulk"):
             for table in ("public.lots", "public.vehicles"):
@@ -450,10 +447,12 @@ def _summarize(
     w: _Window, p: _Plan, errors: list[str], decision: completion_rules.Decision, outcome: completion_rules.Outcome
 ) -> WindowResult:
     w.enter("raw store")
-    raw_key = None
+    raw_key = w.raw_key
     if w.raw_copy is not None:
+        assert w.window_at is not None
         with w.clock("raw_store"):
-            raw_key = w.raw_copy.result()
+            raw_key = w.raw_copy.result(w.window_at)
+            w.raw_copy = None
     s = w.summary
     cells = int(s.get("categorical_cells") or 0)
     unknown = s.get("unknown") or {}
@@ -537,26 +536,34 @@ def _record_failure(conn: psycopg.Connection, source: WindowSource, stage: str, 
 
 
 class _RawCopy:
-    """Copies the file into the raw store on a thread while the database works."""
+    """Copies the file into the raw store on a thread while the window works. The copy (compression and the
+    read-back check) starts with the window; its key depends on the window's instant, so :meth:`result`
+    places it once that is known."""
 
-    def __init__(self, store: LocalRawStore, path: Path, window_at: datetime, sha: str) -> None:
-        self.key: str | None = None
+    def __init__(self, store: LocalRawStore, path: Path, sha: str) -> None:
+        self.store, self.sha = store, sha
+        self.prepared: Path | None = None
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(store, path, window_at, sha), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(path,), name="vinops-raw-store", daemon=True)
         self._thread.start()
 
-    def _run(self, store: LocalRawStore, path: Path, window_at: datetime, sha: str) -> None:
+    def _run(self, path: Path) -> None:
         try:
-            self.key = store.put(path, window_at, sha)
+            self.prepared = self.store.prepare(path, self.sha)
         except BaseException as e:  # noqa: BLE001 - re-raised by result()
             self.error = e
 
-    def result(self) -> str:
+    def result(self, window_at: datetime) -> str:
         self._thread.join()
         if self.error is not None:
             raise self.error
-        assert self.key is not None
-        return self.key
+        assert self.prepared is not None
+        return self.store.place(self.prepared, window_at, self.sha)
+
+    def discard(self) -> None:
+        self._thread.join()
+        if self.prepared is not None:
+            self.store.discard(self.prepared)
 
 
 def _as_ingest_error(stage: str, e: BaseException) -> IngestError:
@@ -606,6 +613,11 @@ def load_window(
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise ValueError("load_window needs a connection with no transaction in progress")
     w = _Window(conn, source, settings, options, raw_store, progress, before_stage)
+    if options.store_raw and source.path is not None and raw_store is not None:
+        # A file the fetch step already put in the store is not copied again.
+        w.raw_key = raw_store.key_of(source.path)
+        if w.raw_key is None:
+            w.raw_copy = _RawCopy(raw_store, source.path, source.sha256)
     was_autocommit = conn.autocommit
     conn.autocommit = False
     try:
@@ -622,13 +634,12 @@ def load_window(
                 commit_t0 = time.perf_counter()
             w.clock.add("commit", time.perf_counter() - commit_t0)
         except _AlreadyLoaded as done:
+            if w.raw_copy is not None:
+                w.raw_copy.discard()
             return _skipped(source.sha256, done.load_id, done.loaded_at, w.clock, t_start)
         except BaseException as e:
             if w.raw_copy is not None:
-                try:
-                    w.raw_copy.result()
-                except BaseException:  # noqa: BLE001 - the window's error is the one to report
-                    pass
+                w.raw_copy.discard()
             _record_failure(conn, source, w.stage, e)
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
