@@ -258,12 +258,16 @@ def _register(w: _Window) -> None:
 
 def _stage_rows(w: _Window) -> None:
     t0 = time.perf_counter()
-    if w.options.skip_unchanged:
-        # Under the lock: no other window changes lots before this one's COPY.
-        with w.clock("stored_hashes"):
-            w.stored = stored_hashes(w.conn)
     w.enter("copy", hook=True)
-    w.copied = copy_batches(w.conn, w.load_id, w.source.batches, w.clock, w.progress, w.stored)
+
+    def load_stored() -> Stored | None:
+        # Under the lock: no other window changes lots before this one's COPY.
+        w.stored = stored_hashes(w.conn)
+        return w.stored
+
+    w.copied = copy_batches(
+        w.conn, w.load_id, w.source.batches, w.clock, w.progress, load_stored if w.options.skip_unchanged else None
+    )
     with w.clock("parse"):
         w.summary = w.source.summary()
     s = w.summary

@@ -41,6 +41,11 @@ class WindowSource:
 
 
 
+#: Batches the parser may read ahead of the encoder (each a few megabytes at 8,192 rows): the parse starts
+#: while the stored hashes are read, and keeps going while the encoder waits on the COPY.
+PARSE_AHEAD = 6
+
+
 class RowProgress(Protocol):
     def rows(self, n: int) -> None: ...
 
@@ -238,7 +243,7 @@ def copy_batches(
     batches: Iterable[pa.RecordBatch],
     stages: StageClock,
     progress: RowProgress | None,
-    stored: Stored | None = None,
+    load_stored: Callable[[], Stored | None] | None = None,
 ) -> Copied:
     """Binary COPY of the batches into staging.lots, each tagged with load_id.
 
@@ -251,7 +256,8 @@ def copy_batches(
     (PostgreSQL's bulk-load option for a table truncated in the same transaction): every later pass over
     staging skips the per-row visibility checks and sets no hint bits.
 
-    ``stored``: the ACTIVE lots' record hashes. A row whose (lot_number, record_hash) is a stored pair is
+    ``load_stored()``: the ACTIVE lots' record hashes, read on ``conn`` while the parser starts on the file
+    (it runs up to :data:`PARSE_AHEAD` batches ahead meanwhile). A row whose (lot_number, record_hash) is a stored pair is
     unchanged (same record bytes and same seed: same values, the same Last Updated Time included), so the
     upsert would plan it 'none': it is not COPYed. Its lot number still counts as listed (duplicates,
     completion's presence set), and what dedupe_lots and plan_skipped_late need of it is kept."""
@@ -262,10 +268,52 @@ def copy_batches(
 
     out = Copied()
     it = iter(batches)
-    t0 = time.perf_counter()
-    first = next(it, None)
-    stages.add("parse", time.perf_counter() - t0)
-    if first is None:
+    timing = {"parse": 0.0, "encode": 0.0}
+    done = object()
+    parsed: queue.Queue[Any] = queue.Queue(maxsize=PARSE_AHEAD)
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(q: queue.Queue[Any], item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def parse() -> None:
+        try:
+            while True:
+                t1 = time.perf_counter()
+                batch = next(it, None)
+                timing["parse"] += time.perf_counter() - t1
+                if batch is None or not put(parsed, batch):
+                    break
+            put(parsed, done)
+        except BaseException as e:  # noqa: BLE001 - handed on to the writer, which re-raises it
+            put(parsed, e)
+
+    parser = threading.Thread(target=parse, name="vinops-parse", daemon=True)
+    parser.start()
+    try:
+        stored = None
+        if load_stored is not None:
+            t0 = time.perf_counter()
+            stored = load_stored()
+            stages.add("stored_hashes", time.perf_counter() - t0)
+        first = parsed.get()
+    except BaseException:
+        stop.set()
+        parser.join()
+        raise
+    if isinstance(first, BaseException):
+        parser.join()
+        raise first
+    if first is done:
+        parser.join()
+        stages.add("parse", timing["parse"])
         return out
     check_schema(first.schema, staging_columns(conn))
     schema = first.schema.append(pa.field("load_id", pa.int64(), nullable=False))
@@ -281,39 +329,18 @@ def copy_batches(
         stored = None
     tags: dict[int, pa.Array] = {}
     empty_ids = pa.array([], pa.int64())
-    timing = {"parse": 0.0, "encode": 0.0}
-    done = object()
-    parsed: queue.Queue[Any] = queue.Queue(maxsize=2)
-    chunks: queue.Queue[Any] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def put(q: queue.Queue[Any], item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def parse() -> None:
-        try:
-            batch: pa.RecordBatch | None = first
-            while batch is not None and put(parsed, batch):
-                t1 = time.perf_counter()
-                batch = next(it, None)
-                timing["parse"] += time.perf_counter() - t1
-            put(parsed, done)
-        except BaseException as e:  # noqa: BLE001 - handed on to the writer, which re-raises it
-            put(parsed, e)
+    pending = [first]
 
     def encode() -> None:
         try:
             while not stop.is_set():
-                try:
-                    batch = parsed.get(timeout=0.1)
-                except queue.Empty:
-                    continue
+                if pending:
+                    batch = pending.pop()
+                else:
+                    try:
+                        batch = parsed.get(timeout=0.1)
+                    except queue.Empty:
+                        continue
                 if batch is done or isinstance(batch, BaseException):
                     put(chunks, batch)
                     return
@@ -357,16 +384,12 @@ def copy_batches(
         except BaseException as e:  # noqa: BLE001 - handed to the writer, which re-raises it
             put(chunks, e)
 
-    workers = [
-        threading.Thread(target=parse, name="vinops-parse", daemon=True),
-        threading.Thread(target=encode, name="vinops-encode", daemon=True),
-    ]
+    workers = [parser, threading.Thread(target=encode, name="vinops-encode", daemon=True)]
     copy_t0 = time.perf_counter()
     try:
         with conn.cursor().copy(statement) as cp:
             cp.write(encoder.write_header())
-            for w in workers:
-                w.start()
+            workers[1].start()
             while True:
                 item = chunks.get()
                 if item is done:
@@ -386,6 +409,7 @@ def copy_batches(
         for w in workers:
             if w.is_alive():
                 w.join()
+        del pending
     # Parsing and encoding run beside the COPY: "parse" is the parser's share, "copy" the stage's wall time.
     stages.add("parse", timing["parse"])
     stages.add("encode", timing["encode"])
