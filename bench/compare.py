@@ -481,6 +481,10 @@ def markdown(report: dict[str, Any]) -> str:
 # main
 
 
+#: The heading of the section bench/window.py maintains in BENCHMARKS.md.
+STEADY_SECTION = "## Steady windows"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=150_000)
@@ -567,7 +571,10 @@ def main() -> int:
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"\nwritten to {out}")
     if args.markdown:
-        args.markdown.write_text(markdown(report))
+        # The file's later sections (from "## Steady windows", written by bench/window.py) are kept.
+        previous = args.markdown.read_text() if args.markdown.exists() else ""
+        kept = previous[previous.index(STEADY_SECTION):] if STEADY_SECTION in previous else ""
+        args.markdown.write_text(markdown(report) + ("\n" + kept if kept else ""))
         print(f"written to {args.markdown}")
     return 0
 
