@@ -108,9 +108,11 @@ def test_each_stage_logs_its_figures_and_no_password(
     write_sample(f, rows=30, seed=5)
     with caplog.at_level(logging.INFO, logger="vinops"):
         result = ingest_file(f, settings, WindowOptions(store_raw=False), database_url=url)
-    stages = [r.stage for r in caplog.records if getattr(r, "stage", None)]
-    assert stages[:5] == ["lock", "register", "stage", "plan", "write"] and "complete" in stages
-    staged = next(r for r in caplog.records if getattr(r, "stage", None) == "stage")
+    started = [r.stage for r in caplog.records if getattr(r, "stage", None) and not getattr(r, "done", False)]
+    finished = [r.stage for r in caplog.records if getattr(r, "done", False)]
+    assert started[:4] == ["lock", "register", "copy", "prepare"] and "commit" in started
+    assert finished == ["lock", "register", "stage", "plan", "write", "complete"]
+    staged = next(r for r in caplog.records if getattr(r, "done", False) and r.stage == "stage")
     assert staged.rows_in == 30 and staged.load_id == result.load_id and staged.seconds >= 0  # type: ignore[attr-defined]
     assert "hunter2" not in caplog.text
 

@@ -209,6 +209,7 @@ class _Window:
     def enter(self, name: str, hook: bool = False) -> None:
         """Mark the start of a stage (``hook``: call ``before_stage`` with its name)."""
         self.stage = name
+        log.info("load %s: %s", self.load_id or "-", name, extra={"load_id": self.load_id or None, "stage": name})
         if self.progress is not None:
             self.progress.stage(name)
         if hook and self.before_stage is not None:
@@ -219,7 +220,7 @@ class _Window:
         figures = " ".join(f"{k}={v}" for k, v in counts.items())
         log.info(
             "load %s: %s done in %.3f s%s", self.load_id or "-", name, seconds, f" ({figures})" if figures else "",
-            extra={"load_id": self.load_id or None, "stage": name, "seconds": round(seconds, 4), **counts},
+            extra={"load_id": self.load_id or None, "stage": name, "seconds": round(seconds, 4), "done": True, **counts},
         )
 
 
