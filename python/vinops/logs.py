@@ -6,6 +6,11 @@ A database URL's password must never reach a log line or an error message, which
 * a conninfo string or a query parameter: ``password=PASSWORD``, ``password='pass word'``,
   ``?password=PASSWORD&…``, ``PGPASSWORD=…`` → ``password=***``;
 * a mapping's repr or JSON: ``'password': 'PASSWORD'`` → ``'password': '***'``;
+* a feed URL's key: ``?authKey=KEY`` (also ``auth_key``, ``api_key``, ``apikey``, ``access_token``) →
+  ``?authKey=***``;
+* HTTP headers that carry a session or credentials: ``Cookie: …``, ``Set-Cookie: …``, ``Authorization: …``
+  (as a header line, in a mapping's repr ``'cookie': '…'`` or a header tuple ``(b'Set-Cookie', b'…')``) →
+  ``Cookie: ***``;
 * any other secret a caller registers (:func:`add_secret`: a feed key, an S3 key, a cookie), wherever it
   appears verbatim.
 
@@ -37,6 +42,19 @@ _KEY_PASSWORD = re.compile(
     r"""(?P<secret>'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&;,'")}\]]+)"""
 )
 
+# ?authKey=…&, authKey: '…' — a query parameter (or a mapping entry) that holds the feed's member key
+_KEY_QUERY = re.compile(
+    r"""(?P<head>\b(?i:authkey|auth_key|api_key|apikey|access_token)['"]?\s*[=:]\s*)"""
+    r"""(?P<secret>'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&;,'")}\]#]+)"""
+)
+# Cookie: …, Set-Cookie: …, Authorization: … (to the end of the line), 'cookie': '…' (a quoted value), and the
+# header tuples an HTTP library's debug log prints: (b'Set-Cookie', b'…')
+_HEADER_NAME = r"(?i:set-cookie|cookie|authorization|proxy-authorization)"
+_HEADER = re.compile(
+    rf"""(?P<head>(?<![\w-]){_HEADER_NAME}['"]?\s*:\s*|['"]{_HEADER_NAME}['"]\s*,\s*b?)"""
+    r"""(?P<secret>'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\r\n]+)"""
+)
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
@@ -58,8 +76,9 @@ def _quoted(secret: str) -> str:
 
 
 def mask(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every password of a database URL or conninfo string, every registered secret
-    (:func:`add_secret`) and every one of ``secrets`` replaced by ``***``."""
+    """``text`` with every password of a database URL or conninfo string, every feed key in a URL, every
+    cookie or authorization header value, every registered secret (:func:`add_secret`) and every one of
+    ``secrets`` replaced by ``***``."""
     if not text:
         return text
     with _lock:
@@ -67,6 +86,8 @@ def mask(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in known:
         text = text.replace(secret, MASK)
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    text = _KEY_QUERY.sub(lambda m: m.group("head") + _quoted(m.group("secret")), text)
+    text = _HEADER.sub(lambda m: m.group("head") + _quoted(m.group("secret")), text)
     return _KEY_PASSWORD.sub(lambda m: m.group("head") + _quoted(m.group("secret")), text)
 
 
