@@ -290,3 +290,38 @@ def test_record_seed_fingerprints_the_header_and_the_taxonomy_not_the_rows(tmp_p
     seeds = {record_seed(a, None), record_seed(a, tx), record_seed(a, {"color": {"RED": 2}}), record_seed(reordered, None),
              record_seed(quoted_break, None)}  # fmt: skip
     assert len(seeds) == 5
+
+
+def test_known_records_are_left_out_before_conversion(tmp_path: Path) -> None:
+    """set_known: a record whose lot stores its very record hash is not in the batches but in
+    take_unchanged(), with its position; counts and unknown taxonomy values are those of a full read."""
+    from vinops.sample import write_sample
+    from vinops.taxonomy import load
+
+    path = tmp_path / "s.csv"
+    write_sample(path, rows=600, seed=8, defect_rate=0.01)
+    mapping = load().matcher_mapping()
+    mapping["color"] = {k: v for k, v in mapping["color"].items() if k not in ("BLACK", "WHITE")}
+    full, full_summary = parse_file(path, taxonomy=mapping, seed=5)
+    rows = full.to_pylist()
+    known = rows[::3]
+    lots = [r["lot_number"] for r in known]
+    hashes = [r["record_hash"] if i % 10 else r["record_hash"] ^ 1 for i, r in enumerate(known)]  # some differ
+
+    parsed = read_file(path, taxonomy=mapping, seed=5, batch_size=64)
+    assert parsed.set_known is not None and parsed.take_unchanged is not None
+    parsed.set_known(lots, hashes)
+    kept = pa.Table.from_batches(list(parsed.reader), schema=SCHEMA).to_pylist()
+    summary = parsed.summary()
+    left, source_rows, positions = parsed.take_unchanged()
+
+    expected = {i for i, r in enumerate(known) if i % 10}
+    assert sorted(positions) == sorted(expected)
+    assert [lots[p] for p in positions] == left
+    by_row = {r["source_row"]: r for r in rows}
+    assert all(by_row[s]["lot_number"] == lot for s, lot in zip(source_rows, left))
+    assert kept == [r for r in rows if r["source_row"] not in set(source_rows)]
+    for k in ("rows_in", "rows_ok", "rows_quarantined", "unknown", "categorical_cells", "sha256"):
+        assert summary[k] == full_summary[k], k
+    assert summary["unknown"]["color"]  # the skipped rows' unknown colours are counted too
+    assert parsed.take_unchanged() == ([], [], [])  # taken once

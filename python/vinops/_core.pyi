@@ -30,6 +30,12 @@ class CsvReader:
         """`seed` (0 to 2**64 - 1): the seed of every row's `record_hash`, XXH3-64 of the record's raw bytes."""
     def __arrow_c_schema__(self) -> object: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def set_known(self, lots: list[int], hashes: list[int]) -> None:
+        """Records the caller already stores (`lots[i]` stores a record hashed `hashes[i]`): from now on a
+        record whose lot stores its very hash is left out of the batches (counted as read and ok, its
+        taxonomy values counted) and listed by `take_unchanged()`."""
+    def take_unchanged(self) -> tuple[list[int], list[int], list[int]]:
+        """`(lots, source_rows, positions)` of the records left out since the last call."""
     def summary(self) -> dict[str, Any]:
         """sha256, rows_in, rows_ok, rows_quarantined, quarantine [{row, line, reason, detail, raw}], unknown
         {domain: {value: count}}, categorical_cells, extra_columns, missing_columns, header_width, bytes,

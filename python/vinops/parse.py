@@ -45,6 +45,16 @@ class Parsed:
     def summary(self) -> dict[str, Any]:
         return self._source.summary()
 
+    @property
+    def set_known(self) -> Any:
+        """The Rust reader's ``set_known(lots, hashes)`` (None for the reference engine): records whose lot
+        stores their very record hash are then left out of the batches; ``take_unchanged`` lists them."""
+        return getattr(self._source, "set_known", None)
+
+    @property
+    def take_unchanged(self) -> Any:
+        return getattr(self._source, "take_unchanged", None)
+
 
 def read_file(
     path: str | os.PathLike[str],

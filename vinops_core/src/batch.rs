@@ -3,6 +3,7 @@
 //! trace in the builders), then all columns are appended in schema order.
 
 use arrow_array::RecordBatch;
+use rustc_hash::FxHashMap;
 
 use crate::columns::Columns;
 use crate::dialect::Row;
@@ -155,6 +156,66 @@ fn typed(inputs: &Inputs) -> Result<Typed, Rejection> {
     })
 }
 
+/// The taxonomy codes of one row (each lookup also counts the value, known or not, in the matcher).
+struct Codes {
+    vehicle_type: Option<i16>,
+    body_style: Option<i16>,
+    color: Option<i16>,
+    damage_primary: Option<i16>,
+    damage_secondary: Option<i16>,
+    title_type: Option<i16>,
+    has_keys: Option<i16>,
+    lot_cond: Option<i16>,
+    odometer_brand: Option<i16>,
+    drive: Option<i16>,
+    transmission: Option<i16>,
+    fuel: Option<i16>,
+    runs_drives: Option<i16>,
+    sale_status: Option<i16>,
+    sale_light: Option<i16>,
+}
+
+/// Looks up every categorical value of a row; the announcement codes go to `announcement_codes`.
+fn lookup_codes(matcher: &mut Matcher, inputs: &Inputs, announcement_codes: &mut Vec<i16>) -> Codes {
+    let get = |f: In| inputs[f as usize];
+    let mut code = |domain: Domain, value: Option<&str>| value.and_then(|v| matcher.lookup(domain, v));
+    let codes = Codes {
+        vehicle_type: code(Domain::VehicleType, get(In::VehicleType)),
+        body_style: code(Domain::BodyStyle, get(In::BodyStyle)),
+        color: code(Domain::Color, get(In::Color)),
+        damage_primary: code(Domain::Damage, get(In::DamageDescription)),
+        damage_secondary: code(Domain::Damage, get(In::SecondaryDamage)),
+        title_type: code(Domain::TitleType, get(In::SaleTitleType)),
+        has_keys: code(Domain::HasKeys, get(In::HasKeys)),
+        lot_cond: code(Domain::Condition, get(In::LotCondCode)),
+        odometer_brand: code(Domain::OdometerBrand, get(In::OdometerBrand)),
+        drive: code(Domain::Drive, get(In::Drive)),
+        transmission: code(Domain::Transmission, get(In::Transmission)),
+        fuel: code(Domain::Fuel, get(In::FuelType)),
+        runs_drives: code(Domain::Condition, get(In::RunsDrives)),
+        sale_status: code(Domain::SaleType, get(In::SaleStatus)),
+        sale_light: code(Domain::SaleLight, get(In::SaleLight)),
+    };
+    announcement_codes.clear();
+    if let Some(list) = get(In::Announcements) {
+        for item in list.split(',').map(trim).filter(|i| !i.is_empty()) {
+            if let Some(c) = code(Domain::Announcement, Some(item)) {
+                announcement_codes.push(c);
+            }
+        }
+    }
+    codes
+}
+
+/// Records the reader left out because the caller already stores them: per record, its lot number, its
+/// `source_row` and the position the caller gave its lot in [`BatchBuilder::set_known`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Unchanged {
+    pub lots: Vec<i64>,
+    pub rows: Vec<i64>,
+    pub positions: Vec<u32>,
+}
+
 /// Builds batches row by row.
 pub struct BatchBuilder {
     header: HeaderMap,
@@ -170,6 +231,9 @@ pub struct BatchBuilder {
     codes: Vec<i16>,
     lossy: Vec<String>,
     seed: u64,
+    /// Lot number → (record hash, position) of the records the caller already stores (see `set_known`).
+    known: Option<FxHashMap<i64, (i64, u32)>>,
+    unchanged: Unchanged,
 }
 
 impl BatchBuilder {
@@ -189,6 +253,8 @@ impl BatchBuilder {
             codes: Vec::new(),
             lossy: Vec::new(),
             seed,
+            known: None,
+            unchanged: Unchanged::default(),
         }
     }
 
@@ -206,6 +272,23 @@ impl BatchBuilder {
 
     pub fn is_empty(&self) -> bool {
         self.rows == 0
+    }
+
+    /// The records the caller already stores: `lots[i]` stores a record whose `record_hash` is
+    /// `hashes[i]`. From now on a record whose lot stores its very hash (same bytes, same seed: the same row)
+    /// is not converted: only its taxonomy values are counted (so the unknown-value counts do not depend on
+    /// this), and it is listed in [`Self::take_unchanged`] with the position `i`.
+    pub fn set_known(&mut self, lots: &[i64], hashes: &[i64]) {
+        let mut map = FxHashMap::with_capacity_and_hasher(lots.len(), Default::default());
+        for (i, (&lot, &hash)) in lots.iter().zip(hashes).enumerate() {
+            map.insert(lot, (hash, i as u32));
+        }
+        self.known = Some(map);
+    }
+
+    /// The records left out as unchanged since the last call.
+    pub fn take_unchanged(&mut self) -> Unchanged {
+        std::mem::take(&mut self.unchanged)
     }
 
     /// Converts one record (with the header's width) and appends it, or says why not. `raw`: the record's
@@ -234,9 +317,23 @@ impl BatchBuilder {
                 *slot = Some(trim(text)).filter(|s| !s.is_empty());
             }
         }
+        let record_hash = xxhash_rust::xxh3::xxh3_64_with_seed(raw, self.seed) as i64;
+        if let Some(known) = &self.known {
+            if let Ok(Some(lot)) = int::<i64>(&inputs, In::LotNumber) {
+                if let Some(&(hash, position)) = known.get(&lot) {
+                    if hash == record_hash {
+                        lookup_codes(&mut self.matcher, &inputs, &mut self.codes);
+                        self.unchanged.lots.push(lot);
+                        self.unchanged.rows.push(source_row as i64);
+                        self.unchanged.positions.push(position);
+                        self.lossy = lossy;
+                        return Ok(());
+                    }
+                }
+            }
+        }
         let t = typed(&inputs);
         if let Ok(t) = &t {
-            let record_hash = xxhash_rust::xxh3::xxh3_64_with_seed(raw, self.seed) as i64;
             self.append(&inputs, t, source_row, quote_repaired, utf8_lossy, record_hash);
             self.rows += 1;
         }
@@ -247,7 +344,6 @@ impl BatchBuilder {
     fn append(&mut self, inputs: &Inputs, t: &Typed, source_row: u64, quote_repaired: bool, utf8_lossy: bool, record_hash: i64) {
         let get = |f: In| inputs[f as usize];
         let Self { cols, matcher, zones, utc, vin: vin_buf, engine, codes, .. } = self;
-        let mut code = |domain: Domain, value: Option<&str>| value.and_then(|v| matcher.lookup(domain, v));
 
         let tz = zones.resolve(get(In::YardName), get(In::LocationState), get(In::TimeZone));
         let auction_at = match (t.sale_date, t.sale_time, tz) {
@@ -260,31 +356,8 @@ impl BatchBuilder {
             collapse_into(e, engine);
             engine.as_str()
         });
-
-        let vehicle_type_code = code(Domain::VehicleType, get(In::VehicleType));
-        let body_style_code = code(Domain::BodyStyle, get(In::BodyStyle));
-        let color_code = code(Domain::Color, get(In::Color));
-        let damage_primary_code = code(Domain::Damage, get(In::DamageDescription));
-        let damage_secondary_code = code(Domain::Damage, get(In::SecondaryDamage));
-        let title_type_code = code(Domain::TitleType, get(In::SaleTitleType));
-        let has_keys_code = code(Domain::HasKeys, get(In::HasKeys));
-        let lot_cond_code = code(Domain::Condition, get(In::LotCondCode));
-        let odometer_brand_code = code(Domain::OdometerBrand, get(In::OdometerBrand));
-        let drive_code = code(Domain::Drive, get(In::Drive));
-        let transmission_code = code(Domain::Transmission, get(In::Transmission));
-        let fuel_code = code(Domain::Fuel, get(In::FuelType));
-        let runs_drives_code = code(Domain::Condition, get(In::RunsDrives));
-        let sale_status_code = code(Domain::SaleType, get(In::SaleStatus));
-        let sale_light_code = code(Domain::SaleLight, get(In::SaleLight));
+        let c = lookup_codes(matcher, inputs, codes);
         let announcements = get(In::Announcements);
-        codes.clear();
-        if let Some(list) = announcements {
-            for item in list.split(',').map(trim).filter(|i| !i.is_empty()) {
-                if let Some(c) = code(Domain::Announcement, Some(item)) {
-                    codes.push(c);
-                }
-            }
-        }
 
         let shift = cols.shift();
         let mut w = Writer { cols, shift, at: 0, next: [0; 9] };
@@ -301,26 +374,26 @@ impl BatchBuilder {
         w.time("auction_at", auction_at);
         w.i32("item_number", t.item_number);
         w.text("vehicle_type", get(In::VehicleType));
-        w.i16("vehicle_type_code", vehicle_type_code);
+        w.i16("vehicle_type_code", c.vehicle_type);
         w.i16("year", t.year);
         w.text("make", get(In::Make));
         w.text("model_group", get(In::ModelGroup));
         w.text("model_detail", get(In::ModelDetail));
         w.text("body_style", get(In::BodyStyle));
-        w.i16("body_style_code", body_style_code);
+        w.i16("body_style_code", c.body_style);
         w.text("color", get(In::Color));
-        w.i16("color_code", color_code);
+        w.i16("color_code", c.color);
         w.text("damage_primary", get(In::DamageDescription));
-        w.i16("damage_primary_code", damage_primary_code);
+        w.i16("damage_primary_code", c.damage_primary);
         w.text("damage_secondary", get(In::SecondaryDamage));
-        w.i16("damage_secondary_code", damage_secondary_code);
+        w.i16("damage_secondary_code", c.damage_secondary);
         w.text("title_state", get(In::SaleTitleState));
         w.text("title_type", get(In::SaleTitleType));
-        w.i16("title_type_code", title_type_code);
+        w.i16("title_type_code", c.title_type);
         w.text("has_keys", get(In::HasKeys));
-        w.i16("has_keys_code", has_keys_code);
+        w.i16("has_keys_code", c.has_keys);
         w.text("lot_cond", get(In::LotCondCode));
-        w.i16("lot_cond_code", lot_cond_code);
+        w.i16("lot_cond_code", c.lot_cond);
         w.text("vin", vin);
         w.flag("vin_valid_iso", vin_info.map(|i| i.valid_iso));
         w.flag("vin_check_digit_ok", vin_info.map(|i| i.check_digit_ok));
@@ -328,21 +401,21 @@ impl BatchBuilder {
         w.i16("vin_model_year", vin_info.and_then(|i| i.model_year));
         w.f64("odometer", t.odometer);
         w.text("odometer_brand", get(In::OdometerBrand));
-        w.i16("odometer_brand_code", odometer_brand_code);
+        w.i16("odometer_brand_code", c.odometer_brand);
         w.i64("retail_value_cents", t.retail_value);
         w.i64("repair_cost_cents", t.repair_cost);
         w.text("engine", engine);
         w.text("drive", get(In::Drive));
-        w.i16("drive_code", drive_code);
+        w.i16("drive_code", c.drive);
         w.text("transmission", get(In::Transmission));
-        w.i16("transmission_code", transmission_code);
+        w.i16("transmission_code", c.transmission);
         w.text("fuel", get(In::FuelType));
-        w.i16("fuel_code", fuel_code);
+        w.i16("fuel_code", c.fuel);
         w.i16("cylinders", t.cylinders);
         w.text("runs_drives", get(In::RunsDrives));
-        w.i16("runs_drives_code", runs_drives_code);
+        w.i16("runs_drives_code", c.runs_drives);
         w.text("sale_status", get(In::SaleStatus));
-        w.i16("sale_status_code", sale_status_code);
+        w.i16("sale_status_code", c.sale_status);
         w.i64("high_bid_cents", t.high_bid);
         w.text("special_note", get(In::SpecialNote));
         w.text("location_city", get(In::LocationCity));
@@ -365,7 +438,7 @@ impl BatchBuilder {
         w.text("offsite_city", get(In::OffsiteCity));
         w.text("offsite_zip", get(In::OffsiteZip));
         w.text("sale_light", get(In::SaleLight));
-        w.i16("sale_light_code", sale_light_code);
+        w.i16("sale_light_code", c.sale_light);
         w.f64("autograde", t.autograde);
         w.text("announcements", announcements);
         w.codes("announcement_codes", announcements.map(|_| codes.as_slice()));

@@ -120,6 +120,27 @@ impl PyCsvReader {
         to_stream_pycapsule(py, Box::new(batches), requested_schema).map_err(arrow_err)
     }
 
+    /// The records the caller already stores: `lots[i]` stores a record whose `record_hash` is `hashes[i]`.
+    /// Records read after this call whose lot stores their very hash are left out of the batches (still
+    /// counted as read and ok, their taxonomy values counted); `take_unchanged()` lists them. May be called
+    /// while the stream is being read (it waits for the batch being parsed).
+    fn set_known(&self, py: Python<'_>, lots: Vec<i64>, hashes: Vec<i64>) -> PyResult<()> {
+        if lots.len() != hashes.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err("lots and hashes differ in length"));
+        }
+        let state = self.state.clone();
+        py.detach(move || state.lock().expect("reader lock").set_known(&lots, &hashes));
+        Ok(())
+    }
+
+    /// `(lots, source_rows, positions)` of the records left out as unchanged since the last call
+    /// (positions index the arrays given to `set_known`).
+    fn take_unchanged(&self, py: Python<'_>) -> (Vec<i64>, Vec<i64>, Vec<u32>) {
+        let state = self.state.clone();
+        let u = py.detach(move || state.lock().expect("reader lock").take_unchanged());
+        (u.lots, u.rows, u.positions)
+    }
+
     /// Counts, quarantine and unknown values so far (complete once the stream is exhausted).
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let reader = self.state.lock().expect("reader lock");

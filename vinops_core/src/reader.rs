@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 
-use crate::batch::BatchBuilder;
+use crate::batch::{BatchBuilder, Unchanged};
 use crate::header::HeaderMap;
 use crate::records::{BadRecord, Event, RecordReader, MAX_RECORD};
 use crate::taxonomy::Matcher;
@@ -188,5 +188,16 @@ impl<R: Read> CopartReader<R> {
 
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    /// See [`BatchBuilder::set_known`]: records the caller already stores are left out of the batches from
+    /// now on (they still count as read and ok, and their taxonomy values as seen).
+    pub fn set_known(&mut self, lots: &[i64], hashes: &[i64]) {
+        self.builder.set_known(lots, hashes);
+    }
+
+    /// The records left out as unchanged since the last call.
+    pub fn take_unchanged(&mut self) -> Unchanged {
+        self.builder.take_unchanged()
     }
 }

@@ -266,9 +266,13 @@ def _stage_rows(w: _Window) -> None:
         w.stored = stored_hashes(w.conn)
         return w.stored
 
+    skip = w.options.skip_unchanged
     w.copied = copy_batches(
-        w.conn, w.load_id, w.source.batches, w.clock, w.progress, load_stored if w.options.skip_unchanged else None
-    )
+        w.conn, w.load_id, w.source.batches, w.clock, w.progress,
+        load_stored=load_stored if skip else None,
+        set_known=w.source.set_known if skip else None,
+        take_unchanged=w.source.take_unchanged if skip else None,
+    )  # fmt: skip
     with w.clock("parse"):
         w.summary = w.source.summary()
     s = w.summary
@@ -762,6 +766,8 @@ def ingest_file(
             source_name=str(p),
             path=p,
             mtime=st.st_mtime,
+            set_known=getattr(parsed, "set_known", None),
+            take_unchanged=getattr(parsed, "take_unchanged", None),
         )
         result = load_window(
             conn, source, settings, options, raw_store=raw_store, progress=progress, before_stage=before_stage

@@ -38,6 +38,11 @@ class WindowSource:
     mtime: float | None = None
     #: The header's column names, when there is no file to read them from.
     header: list[str] | None = None
+    #: The parser's own skip of unchanged records (the Rust reader; None for others): ``set_known(lots,
+    #: hashes)`` tells it which record each ACTIVE lot stores, ``take_unchanged()`` returns ``(lots,
+    #: source_rows, positions)`` of the records it then left out of the batches.
+    set_known: Callable[[list[int], list[int]], None] | None = None
+    take_unchanged: Callable[[], tuple[list[int], list[int], list[int]]] | None = None
 
 
 
@@ -116,17 +121,22 @@ class Stored:
     lots: pa.Array
     hashes: pa.Array
     first_seen_us: pa.Array
+    #: The stored rows' source_updated_at (timestamp, UTC) and whether they have an auction time: for a
+    #: record left out as unchanged these are its own values (same bytes, same seed).
+    updated: pa.Array
+    has_auction: pa.Array
 
     def __post_init__(self) -> None:
         # Built once for the whole file: lot → position, and the hashes as Python ints. pc.index_in would
         # build a hash table of every stored lot again for each batch (about 15 ms a batch for 150k lots).
-        self._position = {lot: i for i, lot in enumerate(self.lots.to_pylist())}
-        self._hashes = self.hashes.to_pylist()
+        self.lot_list = self.lots.to_pylist()
+        self.hash_list = self.hashes.to_pylist()
+        self._position = {lot: i for i, lot in enumerate(self.lot_list)}
 
     def unchanged(self, lots: pa.Array, hashes: pa.Array) -> tuple[pa.Array, pa.Array]:
         """For a batch's lot numbers and record hashes: a mask of the rows whose lot stores that very hash,
         and those rows' positions in this object's arrays."""
-        position, stored = self._position, self._hashes
+        position, stored = self._position, self.hash_list
         same: list[bool] = []
         index: list[int] = []
         for lot, h in zip(lots.to_pylist(), hashes.to_pylist()):
@@ -169,15 +179,19 @@ class Copied:
 
 
 def stored_hashes(conn: psycopg.Connection) -> Stored | None:
-    """The (lot_number, row_hash, first_seen_at) of every ACTIVE lot. One value comes back: the three as
-    big-endian int64s (their binary send format; first_seen_at in µs since 2000-01-01) aggregated into one
+    """The (lot_number, row_hash, first_seen_at, source_updated_at, has auction time) of every ACTIVE lot. One
+    value comes back: the five as big-endian int64s (their binary send format; times in µs since 2000-01-01)
+    aggregated into one
     bytea, read into Arrow arrays with no Python object per lot (a COPY TO sends a message per row, about
     four times slower here). None when there is none (a first load)."""
     from array import array
 
     blob = conn.execute(
-        """SELECT string_agg(int8send(lot_number) || int8send(row_hash) || timestamptz_send(first_seen_at), ''::bytea)
+        """SELECT string_agg(int8send(lot_number) || int8send(row_hash) || timestamptz_send(first_seen_at)
+                             || coalesce(timestamptz_send(source_updated_at), int8send(%s))
+                             || int8send((auction_at IS NOT NULL)::int::int8), ''::bytea)
            FROM lots WHERE status = 'ACTIVE'""",
+        (_NO_TIME,),
         binary=True,
     ).fetchone()[0]  # type: ignore[index]
     if not blob:
@@ -189,14 +203,23 @@ def stored_hashes(conn: psycopg.Connection) -> Stored | None:
         values.byteswap()
 
     def column(k: int) -> pa.Array:
-        part = values[k::3]
+        part = values[k::5]
         return pa.Array.from_buffers(pa.int64(), len(part), [None, pa.py_buffer(part)])
 
-    return Stored(column(0), column(1), column(2))
+    import pyarrow.compute as pc
+
+    updated_pg = column(3)
+    updated = pc.if_else(
+        pc.equal(updated_pg, _NO_TIME), pa.scalar(None, pa.int64()), pc.add(updated_pg, _PG_EPOCH_UNIX_US)
+    ).cast(pa.timestamp("us", tz="UTC"))
+    return Stored(column(0), column(1), column(2), updated, column(4))
 
 
-#: PostgreSQL's timestamp epoch (the unit of timestamptz_send: µs since then).
+#: PostgreSQL's timestamp epoch (the unit of timestamptz_send: µs since then), and its distance from 1970.
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_PG_EPOCH_UNIX_US = 946_684_800_000_000
+#: Stands for a NULL time in the stored-hashes blob.
+_NO_TIME = -(2**63)
 
 
 def _pg_us(t: datetime) -> int:
@@ -244,6 +267,8 @@ def copy_batches(
     stages: StageClock,
     progress: RowProgress | None,
     load_stored: Callable[[], Stored | None] | None = None,
+    set_known: Callable[[list[int], list[int]], None] | None = None,
+    take_unchanged: Callable[[], tuple[list[int], list[int], list[int]]] | None = None,
 ) -> Copied:
     """Binary COPY of the batches into staging.lots, each tagged with load_id.
 
@@ -260,7 +285,12 @@ def copy_batches(
     (it runs up to :data:`PARSE_AHEAD` batches ahead meanwhile). A row whose (lot_number, record_hash) is a stored pair is
     unchanged (same record bytes and same seed: same values, the same Last Updated Time included), so the
     upsert would plan it 'none': it is not COPYed. Its lot number still counts as listed (duplicates,
-    completion's presence set), and what dedupe_lots and plan_skipped_late need of it is kept."""
+    completion's presence set), and what dedupe_lots and plan_skipped_late need of it is kept.
+
+    ``set_known`` / ``take_unchanged`` (the Rust reader's): the stored pairs are handed to the parser as soon
+    as they are read, so from then on it leaves unchanged records out before normalizing them (the batches
+    parsed before that are filtered here); after the stream, the records it left out are added to what the
+    window keeps, with their source time and auction presence taken from the stored rows."""
     import queue
 
     import pgpq
@@ -302,6 +332,8 @@ def copy_batches(
         if load_stored is not None:
             t0 = time.perf_counter()
             stored = load_stored()
+            if stored is not None and set_known is not None:
+                set_known(stored.lot_list, stored.hash_list)
             stages.add("stored_hashes", time.perf_counter() - t0)
         first = parsed.get()
     except BaseException:
@@ -314,6 +346,7 @@ def copy_batches(
     if first is done:
         parser.join()
         stages.add("parse", timing["parse"])
+        _add_unchanged(out, stored, take_unchanged, progress)
         return out
     check_schema(first.schema, staging_columns(conn))
     schema = first.schema.append(pa.field("load_id", pa.int64(), nullable=False))
@@ -410,11 +443,45 @@ def copy_batches(
             if w.is_alive():
                 w.join()
         del pending
+    _add_unchanged(out, stored, take_unchanged, progress)
     # Parsing and encoding run beside the COPY: "parse" is the parser's share, "copy" the stage's wall time.
     stages.add("parse", timing["parse"])
     stages.add("encode", timing["encode"])
     stages.add("copy", time.perf_counter() - copy_t0)
     return out
+
+
+def _add_unchanged(
+    out: Copied,
+    stored: Stored | None,
+    take_unchanged: Callable[[], tuple[list[int], list[int], list[int]]] | None,
+    progress: RowProgress | None,
+) -> None:
+    """Count the records the parser left out as unchanged as listed and skipped (see :func:`copy_batches`)."""
+    if take_unchanged is None:
+        return
+    lots, rows, positions = take_unchanged()
+    if not lots:
+        return
+    if stored is None:
+        raise RuntimeError("the parser left records out as unchanged, but no stored hashes were given to it")
+    import pyarrow.compute as pc
+
+    lot_array = pa.array(lots, pa.int64())
+    index = pa.array(positions, pa.int64())
+    updated = pc.take(stored.updated, index)
+    out.rows += len(lots)
+    out.lot_numbers.append(lot_array)
+    out.skipped_lots.append(lot_array)
+    out.skipped_rows.append(pa.array(rows, pa.int64()))
+    out.skipped_updated.append(updated)
+    out.skipped_index.append(index)
+    newest = pc.max(updated).as_py()
+    if newest is not None and (out.max_source_updated_at is None or newest > out.max_source_updated_at):
+        out.max_source_updated_at = newest
+    out.with_auction += int(pc.sum(pc.take(stored.has_auction, index)).as_py() or 0)
+    if progress is not None:
+        progress.rows(len(lots))
 
 
 def header_of(source: WindowSource) -> list[str] | None:
