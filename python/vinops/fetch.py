@@ -51,13 +51,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import httpx
 
 from vinops.errors import IngestError, RejectedFile
 from vinops.logs import MaskSecrets, add_secret, mask
+from vinops.rawstore import RawStore
 
 __all__ = [
     "DEFAULT_REFERER",
@@ -68,7 +69,6 @@ __all__ = [
     "FetchError",
     "FetchResult",
     "Login",
-    "RawStore",
     "fetch_feed",
     "parse_retry_after",
     "retry_delay",
@@ -255,12 +255,6 @@ class FetchResult:
         """Remove the temporary file (if any)."""
         if self.temporary and self.path is not None:
             self.path.unlink(missing_ok=True)
-
-
-class RawStore(Protocol):
-    """What the fetch step needs of a raw store (``LocalRawStore``, the S3 store)."""
-
-    def put(self, source: Path, window_at: datetime, sha256: str) -> str: ...
 
 
 @dataclass

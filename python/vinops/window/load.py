@@ -36,7 +36,7 @@ from vinops._core import VinopsError
 from vinops.config import Settings
 from vinops.db import INGEST_LOCK, MIGRATE_LOCK, pending_migrations
 from vinops.errors import IngestError, RejectedFile, is_retryable
-from vinops.rawstore import LocalRawStore
+from vinops.rawstore import LocalRawStore, RawStore
 from vinops.statements import load_statements
 from vinops.taxonomy_tables import taxonomy_mapping
 from vinops.window import bulk
@@ -168,7 +168,7 @@ class _Window:
     source: WindowSource
     settings: Settings
     options: WindowOptions
-    raw_store: LocalRawStore | None
+    raw_store: RawStore | None
     progress: Progress | None
     before_stage: BeforeStage | None
     statements: dict[str, str] = field(default_factory=lambda: load_statements("window"))
@@ -549,7 +549,7 @@ class _RawCopy:
     read-back check) starts with the window; its key depends on the window's instant, so :meth:`result`
     places it once that is known."""
 
-    def __init__(self, store: LocalRawStore, path: Path, sha: str) -> None:
+    def __init__(self, store: RawStore, path: Path, sha: str) -> None:
         self.store, self.sha = store, sha
         self.prepared: Path | None = None
         self.error: BaseException | None = None
@@ -608,13 +608,14 @@ def load_window(
     settings: Settings,
     options: WindowOptions | None = None,
     *,
-    raw_store: LocalRawStore | None = None,
+    raw_store: RawStore | None = None,
     progress: Progress | None = None,
     before_stage: BeforeStage | None = None,
 ) -> WindowResult:
     """Load one window from ``source`` in one transaction on ``conn``; return its result (module doc).
 
-    ``raw_store``: where the original file goes (default: a local store at ``settings.raw_root``)."""
+    ``raw_store``: where the original file goes (default: a local store at ``settings.raw_root``; an
+    :class:`~vinops.rawstore.S3RawStore` works the same)."""
     options = options or WindowOptions()
     t_start = time.perf_counter()
     if options.store_raw and raw_store is None:
@@ -693,7 +694,7 @@ def ingest_file(
     *,
     conn: psycopg.Connection | None = None,
     database_url: str | None = None,
-    raw_store: LocalRawStore | None = None,
+    raw_store: RawStore | None = None,
     read: Callable[..., Any] | None = None,
     progress: Progress | None = None,
     before_stage: BeforeStage | None = None,
