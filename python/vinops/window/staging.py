@@ -48,7 +48,7 @@ class WindowSource:
 
 #: Batches the parser may read ahead of the encoder (each a few megabytes at 8,192 rows): the parse starts
 #: while the stored hashes are read, and keeps going while the encoder waits on the COPY.
-PARSE_AHEAD = 6
+PARSE_AHEAD = 3
 
 
 class RowProgress(Protocol):
