@@ -19,7 +19,20 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-__all__ = ["Copied", "WindowSource", "Stored", "copy_batches", "pg_type", "store_quarantine", "store_unknown", "stored_hashes"]
+__all__ = [
+    "PARSE_AHEAD",
+    "Copied",
+    "Stored",
+    "WindowSource",
+    "copy_batches",
+    "header_of",
+    "pg_type",
+    "skipped_duplicates",
+    "skipped_late",
+    "store_quarantine",
+    "store_unknown",
+    "stored_hashes",
+]
 
 
 @dataclass
@@ -43,7 +56,6 @@ class WindowSource:
     #: source_rows, positions)`` of the records it then left out of the batches.
     set_known: Callable[[list[int], list[int]], None] | None = None
     take_unchanged: Callable[[], tuple[list[int], list[int], list[int]]] | None = None
-
 
 
 #: Batches the parser may read ahead of the encoder (each a few megabytes at 8,192 rows): the parse starts
@@ -115,8 +127,9 @@ def check_schema(schema: pa.Schema, staging: dict[str, str]) -> None:
 
 @dataclass
 class Stored:
-    """lot_number, row_hash and first_seen_at (µs since 2000-01-01 UTC) of the ACTIVE lots, read inside the
-    window's transaction under the ingest lock (so no other window changes them before the COPY)."""
+    """lot_number, row_hash, first_seen_at (µs since 2000-01-01 UTC), source_updated_at and auction presence
+    of the ACTIVE lots, read inside the window's transaction under the ingest lock (so no other window
+    changes them before the COPY)."""
 
     lots: pa.Array
     hashes: pa.Array
