@@ -1,4 +1,4 @@
-"""Settings of the database path, read from the environment (every one has a default).
+"""Settings of the database path, the feed and the raw store, read from the environment (every one has a default).
 
 | variable | default | meaning |
 |---|---|---|
@@ -11,6 +11,22 @@
 | `VINOPS_COMPLETION_MIN_RATIO` | `0.8` | a file with fewer rows than this share of the previous complete window's rows does not run completion |
 | `VINOPS_MAX_QUARANTINE_SHARE` | `0.01` | a file quarantining a larger share of its rows fails validation (no completion) |
 | `VINOPS_SQL_DIR` | `vinops/sql` of the installed package | migrations, statements and `taxonomy/` |
+| `VINOPS_FEED_URL` | unset | the feed's address: the tokenized `…/salesdata.cgi?authKey=KEY`, or the file's address behind the member login (**secret**) |
+| `VINOPS_FEED_LOGIN_URL` | unset | member login form (login mode; needs the username and password too) |
+| `VINOPS_FEED_USERNAME` | unset | member login name |
+| `VINOPS_FEED_PASSWORD` | unset | member password (**secret**) |
+| `VINOPS_FEED_USER_AGENT` | `vinops.fetch.DEFAULT_USER_AGENT` | the fixed User-Agent of every feed request |
+| `VINOPS_FEED_REFERER` | `vinops.fetch.DEFAULT_REFERER` | the fixed Referer (`none` sends none) |
+| `VINOPS_RAW_STORE` | `local` | `local` (a folder: `VINOPS_RAW_DIR`) or `s3` (a bucket: `VINOPS_S3_*`) |
+| `VINOPS_S3_BUCKET` | unset (required for `s3`) | bucket name |
+| `VINOPS_S3_ENDPOINT_URL` | unset: AWS | endpoint of Cloudflare R2, MinIO, … |
+| `VINOPS_S3_REGION` | unset | region (`auto` for R2) |
+| `VINOPS_S3_ACCESS_KEY_ID` | unset: boto3's own lookup | access key id (give both keys or neither) |
+| `VINOPS_S3_SECRET_ACCESS_KEY` | unset | secret access key (**secret**) |
+| `VINOPS_S3_PREFIX` | `raw` | objects are `<prefix>/copart/YYYY/MM/DD/HHmm.csv[.zst]` |
+
+Secrets (**secret** above, and the database URL's password) never appear in `repr(Settings)`. Flows take them
+from Prefect Secret blocks first (:func:`vinops.secrets.settings_for_flow`); `from_env` reads the environment only.
 
 Durations are written `90m`, `2h`, `1h30m`, `45s`, `1d` (a bare number means hours).
 """
@@ -21,7 +37,7 @@ import importlib.resources
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -78,6 +94,30 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
         return Path(platformdirs.user_data_dir("vinops", appauthor=False))
 
 
+def _default_user_agent() -> str:
+    from vinops.fetch import DEFAULT_USER_AGENT
+
+    return DEFAULT_USER_AGENT
+
+
+def _default_referer() -> str | None:
+    from vinops.fetch import DEFAULT_REFERER
+
+    return DEFAULT_REFERER
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    """The variable's value, stripped; None when unset or blank."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return raw.strip()
+
+
+#: Fields whose values are secrets: shown as ``***`` by ``repr`` (the database URL is shown masked).
+_SECRET_FIELDS = frozenset({"feed_url", "feed_password", "s3_secret_access_key"})
+
+
 def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -101,6 +141,21 @@ class Settings:
     completion_grace: timedelta = timedelta(hours=2)
     completion_min_ratio: float = 0.8
     max_quarantine_share: float = 0.01
+    #: The feed (vinops.fetch): the tokenized address, or the file's address behind the member login.
+    feed_url: str | None = field(default=None, repr=False)
+    feed_login_url: str | None = None
+    feed_username: str | None = None
+    feed_password: str | None = field(default=None, repr=False)
+    feed_user_agent: str = field(default_factory=_default_user_agent)
+    feed_referer: str | None = field(default_factory=_default_referer)
+    #: The raw store: "local" (``raw_root``) or "s3" (the ``s3_*`` fields).
+    raw_store: str = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    s3_prefix: str = "raw"
 
     def __post_init__(self) -> None:
         if self.raw_compression not in ("zstd", "none"):
@@ -109,6 +164,50 @@ class Settings:
             raise ValueError("raw retention days must be >= 0 (0 keeps files forever)")
         if self.completion_grace < timedelta(0):
             raise ValueError("completion grace must not be negative")
+        for name, env_name in (("feed_url", "VINOPS_FEED_URL"), ("feed_login_url", "VINOPS_FEED_LOGIN_URL"),
+                               ("s3_endpoint_url", "VINOPS_S3_ENDPOINT_URL")):  # fmt: skip
+            value = getattr(self, name)
+            if value is not None and not re.match(r"(?i)^https?://[^/\s]+", value):
+                shown = "the value given" if name == "feed_url" else repr(value)
+                raise ValueError(f"{env_name} must be an http:// or https:// address, not {shown}")
+        login = {"VINOPS_FEED_LOGIN_URL": self.feed_login_url, "VINOPS_FEED_USERNAME": self.feed_username,
+                 "VINOPS_FEED_PASSWORD": self.feed_password}  # fmt: skip
+        given = [k for k, v in login.items() if v]
+        if given and len(given) != len(login):
+            missing = ", ".join(k for k, v in login.items() if not v)
+            raise ValueError(f"the member login needs {missing} too (given: {', '.join(given)})")
+        if self.feed_login_url and not self.feed_url:
+            raise ValueError("the member login needs the file's address too: set VINOPS_FEED_URL")
+        if not self.feed_user_agent or not self.feed_user_agent.strip():
+            raise ValueError("VINOPS_FEED_USER_AGENT must not be empty")
+        if self.raw_store not in ("local", "s3"):
+            raise ValueError(f"VINOPS_RAW_STORE must be 'local' or 's3', not {self.raw_store!r}")
+        if self.raw_store == "s3" and not self.s3_bucket:
+            raise ValueError("VINOPS_RAW_STORE=s3 needs VINOPS_S3_BUCKET")
+        if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
+            raise ValueError(
+                "give both VINOPS_S3_ACCESS_KEY_ID and VINOPS_S3_SECRET_ACCESS_KEY, or neither (boto3's own lookup)"
+            )
+
+    def __repr__(self) -> str:
+        from vinops.logs import MASK, mask
+
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRET_FIELDS and value is not None:
+                shown = repr(MASK)
+            elif f.name == "database_url" and value is not None:
+                shown = repr(mask(value))
+            else:
+                shown = repr(value)
+            parts.append(f"{f.name}={shown}")
+        return f"Settings({', '.join(parts)})"
+
+    @property
+    def has_feed(self) -> bool:
+        """Whether a feed is configured (a tokenized address, or a member login with the file's address)."""
+        return bool(self.feed_url)
 
     @property
     def raw_root(self) -> Path:
@@ -129,6 +228,15 @@ class Settings:
         except ValueError as e:
             raise ValueError(f"VINOPS_COMPLETION_GRACE: {e}") from None
         raw_dir = env.get("VINOPS_RAW_DIR", "").strip()
+        referer = _text(env, "VINOPS_FEED_REFERER")
+        if referer is None:
+            referer = _default_referer()
+        elif referer.lower() == "none":
+            referer = None
+        from vinops.logs import add_secret
+
+        for name in ("VINOPS_FEED_URL", "VINOPS_FEED_PASSWORD", "VINOPS_S3_SECRET_ACCESS_KEY"):
+            add_secret(env.get(name))
         settings = cls(
             database_url=env.get("VINOPS_DATABASE_URL") or None,
             data_dir=data_dir(env),
@@ -138,6 +246,19 @@ class Settings:
             completion_grace=grace_td,
             completion_min_ratio=_float(env, "VINOPS_COMPLETION_MIN_RATIO", 0.8, 0.0, 1.0),
             max_quarantine_share=_float(env, "VINOPS_MAX_QUARANTINE_SHARE", 0.01, 0.0, 1.0),
+            feed_url=_text(env, "VINOPS_FEED_URL"),
+            feed_login_url=_text(env, "VINOPS_FEED_LOGIN_URL"),
+            feed_username=_text(env, "VINOPS_FEED_USERNAME"),
+            feed_password=env.get("VINOPS_FEED_PASSWORD") or None,  # a password keeps its spaces
+            feed_user_agent=_text(env, "VINOPS_FEED_USER_AGENT") or _default_user_agent(),
+            feed_referer=referer,
+            raw_store=(_text(env, "VINOPS_RAW_STORE") or "local").lower(),
+            s3_bucket=_text(env, "VINOPS_S3_BUCKET"),
+            s3_endpoint_url=_text(env, "VINOPS_S3_ENDPOINT_URL"),
+            s3_region=_text(env, "VINOPS_S3_REGION"),
+            s3_access_key_id=_text(env, "VINOPS_S3_ACCESS_KEY_ID"),
+            s3_secret_access_key=_text(env, "VINOPS_S3_SECRET_ACCESS_KEY"),
+            s3_prefix=(env.get("VINOPS_S3_PREFIX") or "raw").strip(),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings  # type: ignore[arg-type]

@@ -33,7 +33,9 @@ import pyarrow as pa
 if TYPE_CHECKING:  # prefect-aws is imported lazily (it pulls in Prefect, which takes seconds)
     from prefect_aws import S3Bucket
 
-__all__ = ["LocalRawStore", "RawStore", "RawStoreError", "RawStoreIOError", "S3RawStore"]
+    from vinops.config import Settings
+
+__all__ = ["LocalRawStore", "RawStore", "RawStoreError", "RawStoreIOError", "S3RawStore", "raw_store_from"]
 
 log = logging.getLogger(__name__)
 
@@ -677,3 +679,25 @@ class S3RawStore:
                     )
         except Exception:  # noqa: BLE001 - best effort (not every S3-compatible store lists uploads)
             log.debug("raw store: could not list or abort stale multipart uploads", exc_info=False)
+
+
+def raw_store_from(settings: Settings) -> RawStore:
+    """The raw store the settings name: a :class:`LocalRawStore` at ``settings.raw_root`` (``raw_store="local"``)
+    or an :class:`S3RawStore` from the ``s3_*`` fields (``raw_store="s3"``), with the settings' compression
+    and retention."""
+    if settings.raw_store == "s3":
+        if not settings.s3_bucket:
+            raise ValueError("raw store 's3' needs a bucket (VINOPS_S3_BUCKET)")
+        return S3RawStore(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            region=settings.s3_region,
+            prefix=settings.s3_prefix,
+            compression=settings.raw_compression,
+            retention_days=settings.raw_retention_days,
+        )
+    if settings.raw_store != "local":
+        raise ValueError(f"unknown raw store {settings.raw_store!r} (choose 'local' or 's3')")
+    return LocalRawStore(settings.raw_root, settings.raw_compression, settings.raw_retention_days)

@@ -92,6 +92,9 @@ class WindowOptions:
     skip_unchanged: bool = True
     #: Parser: ``rust`` or the ``python`` reference engine.
     engine: str = "rust"
+    #: The key of the file when it already lies in the raw store (put there by the fetch step): the window
+    #: records it and does not store the file again.
+    raw_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.window_at is not None and self.window_at.tzinfo is None:
@@ -625,7 +628,7 @@ def load_window(
     w = _Window(conn, source, settings, options, raw_store, progress, before_stage)
     if options.store_raw and source.path is not None and raw_store is not None:
         # A file the fetch step already put in the store is not copied again.
-        w.raw_key = raw_store.key_of(source.path)
+        w.raw_key = options.raw_key or raw_store.key_of(source.path)
         if w.raw_key is None:
             w.raw_copy = _RawCopy(raw_store, source.path, source.sha256)
     was_autocommit = conn.autocommit
