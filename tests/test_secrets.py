@@ -8,6 +8,7 @@ import secrets
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,76 @@ def test_unreachable_api_falls_back_to_env(tmp_path: Path) -> None:
     assert out.stdout.strip() == "ok"
     assert out.stderr.count("could not read Secret block") == 1, out.stderr
     assert KEY not in out.stderr and PASSWORD not in out.stderr
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real Prefect server on loopback (temporary PREFECT_HOME); yields its API URL and an environment for it."""
+    import time
+    import urllib.request
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
+               PREFECT_LOGGING_LEVEL="WARNING")  # fmt: skip
+    prefect = Path(sys.executable).with_name("prefect")
+    log = (home / "server.log").open("wb")
+    server = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield api, {**env, "PREFECT_API_URL": api}
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        log.close()
+
+
+def test_blocks_win_over_env(prefect_api: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    """With a Prefect API configured, a Secret block wins over its environment variable; a missing block falls
+    back to the environment; the values are masked in logs."""
+    api, env = prefect_api
+    block_key = "bk-" + secrets.token_hex(10)
+    env = {**env, "VINOPS_DATA_DIR": str(tmp_path), "VINOPS_FEED_URL": f"https://env.example/?authKey={KEY}",
+           "VINOPS_FEED_PASSWORD": "env-password", "VINOPS_FEED_LOGIN_URL": "https://f.example/login",
+           "VINOPS_FEED_USERNAME": "member-1"}  # fmt: skip
+    code = (
+        "import logging, sys\n"
+        "from prefect.blocks.system import Secret\n"
+        f"Secret(value='https://block.example/salesdata.cgi?authKey={block_key}').save('vinops-feed-url', overwrite=True)\n"
+        f"Secret(value='{PASSWORD}').save('vinops-feed-password', overwrite=True)\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)\n"
+        "from vinops.logs import mask\n"
+        "from vinops.secrets import resolve, settings_for_flow\n"
+        "s = settings_for_flow()\n"
+        f"assert s.feed_url == 'https://block.example/salesdata.cgi?authKey={block_key}', 'block wins'\n"
+        f"assert s.feed_password == '{PASSWORD}'\n"
+        "assert s.feed_username == 'member-1'  # no block: the environment\n"
+        "assert resolve('vinops-database-url') is None\n"
+        "print(mask(s.feed_url), mask(s.feed_password), repr(s))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    url, password, shown = out.stdout.split(" ", 2)
+    assert (url, password) == ("***", "***")  # registered: masked wherever they would be logged
+    assert block_key not in shown and PASSWORD not in shown
+    assert block_key not in out.stderr and PASSWORD not in out.stderr
+    assert "could not read Secret block" not in out.stderr
