@@ -342,3 +342,72 @@ def test_record_run_rules(db_url: str) -> None:
         assert reasons[0] == "GET https://h/x?authKey=*** boom"
     with psycopg.connect(db_url, autocommit=True) as conn:  # committed: another session sees them
         assert conn.execute("SELECT count(*) FROM audit.window_runs").fetchone() == (4,)
+
+
+S3_ACCESS_KEY = "AKIAVINOPSPIPELINE7"
+S3_SECRET_KEY = "vinops-pipeline-s3-secret-" + secrets.token_hex(6)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto in server mode on loopback; Prefect (imported by prefect-aws) and boto3 see only temporary folders."""
+    import os
+
+    pytest.importorskip("moto")
+    pytest.importorskip("prefect_aws")
+    home = tmp_path_factory.mktemp("prefect-home")
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    werkzeug = logging.getLogger("werkzeug")
+    saved_werkzeug = werkzeug.level
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PREFECT_HOME", str(home))
+        for name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH"):
+            mp.delenv(name, raising=False)
+        for name in list(os.environ):
+            if name.startswith("AWS_"):
+                mp.delenv(name)
+        mp.setenv("AWS_CONFIG_FILE", str(home / "no-aws-config"))
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-aws-credentials"))
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        mp.setenv("NO_PROXY", "127.0.0.1,localhost")
+        mp.setenv("no_proxy", "127.0.0.1,localhost")
+        import prefect_aws  # noqa: F401 - imported here, under the temporary PREFECT_HOME
+        from moto.server import ThreadedMotoServer
+
+        werkzeug.setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+            werkzeug.setLevel(saved_werkzeug)
+            root.handlers[:] = saved_handlers
+            root.setLevel(saved_level)
+
+
+def test_s3_raw_store_gets_the_file_once(
+    s3_endpoint: str, feed_settings: Settings, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import uuid
+
+    from vinops.rawstore import S3RawStore, raw_store_from
+
+    bucket = f"vinops-raw-{uuid.uuid4().hex[:12]}"
+    settings = replace(feed_settings, raw_store="s3", s3_bucket=bucket, s3_endpoint_url=s3_endpoint,
+                       s3_region="us-east-1", s3_access_key_id=S3_ACCESS_KEY, s3_secret_access_key=S3_SECRET_KEY)  # fmt: skip
+    store = raw_store_from(settings)
+    assert isinstance(store, S3RawStore)
+    store._client.create_bucket(Bucket=bucket)
+    run = run_window(settings)
+    assert run.outcome == "loaded" and run.fetch is not None and run.result is not None
+    assert run.fetch.raw_key and run.result.raw_key == run.fetch.raw_key
+    assert run.fetch.path is not None and not run.fetch.path.exists()
+    objects = [o["Key"] for o in store._client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert objects == [f"raw/{run.fetch.raw_key}"]  # stored by the fetch, not a second time by the window
+    assert store.sha256(run.fetch.raw_key) == run.result.file_sha256
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT raw_key FROM raw.csv_files").fetchall() == [(run.fetch.raw_key,)]
+    assert S3_SECRET_KEY not in caplog.text
