@@ -43,12 +43,13 @@ from vinops.cli import common, errors
 from vinops.cli import db as db_commands
 from vinops.cli import files as file_commands
 from vinops.cli import ingest as ingest_commands
+from vinops.cli import run as run_commands
 from vinops.cli import taxonomy as taxonomy_commands
 from vinops.logs import stderr_handler
 
 __all__ = ["build_parser", "main"]
 
-_SUMMARY = "vinops: the Copart sales-data feed into PostgreSQL (parse, sample, ingest, migrate, taxonomy labels)."
+_SUMMARY = "vinops: the Copart sales-data feed into PostgreSQL (parse, sample, ingest, run, migrate, taxonomy labels)."
 _EPILOG = """\
 database: --database-url, else $VINOPS_DATABASE_URL, else the embedded PostgreSQL under $VINOPS_DATA_DIR
           (started on demand and migrated; `vinops db stop` stops it)
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_arguments(sub)  # db migrate|url|stop
 
     ingest_commands.add_arguments(sub)  # ingest
+    run_commands.add_arguments(sub)  # run (one window through the copart-window flow)
     taxonomy_commands.add_arguments(sub)  # taxonomy export|unknown
 
     for leaf in _leaf_parsers(parser):

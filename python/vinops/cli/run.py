@@ -1,0 +1,114 @@
+"""``vinops run``: one window of the feed (fetch → load → completion) through the ``copart-window`` flow itself,
+on this machine. With no ``PREFECT_API_URL`` Prefect runs in its ephemeral mode (a temporary local API started
+for the run, nothing to install or register); with one, the run appears on that server like any other.
+
+The flow reads the feed and the database from the environment (``VINOPS_FEED_URL`` …, see
+:mod:`vinops.secrets`) or Secret blocks; the database is the command line's as for every command
+(``--database-url``, else ``VINOPS_DATABASE_URL``, else the embedded PostgreSQL, migrated). It prints the
+window's summary (``--json``: the flow's result as one object); errors map to the exit codes of
+:mod:`vinops.cli` (a rejected file 2, a failure a retry can help 75 once the flow's own retries are spent).
+
+The flows live in the repository's top-level ``flows/`` package: ``vinops run`` works from a checkout (or with
+``flows`` importable), not from the bare wheel yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from vinops.cli.common import MIGRATED, database_option, print_json
+from vinops.cli.errors import Failure, UsageError
+from vinops.config import parse_duration
+
+__all__ = ["add_arguments", "cmd_run", "load_flow"]
+
+#: Seconds Prefect waits for its ephemeral API to start (Prefect's default, 20 s, is too short on a small
+#: machine's first run).
+EPHEMERAL_STARTUP_TIMEOUT = "120"
+
+
+def load_flow() -> Any:
+    """The ``copart_window`` flow from the ``flows`` package: importable as is, else from the checkout this
+    package was installed from (``python/vinops`` → the repository's root)."""
+    try:
+        module = importlib.import_module("flows.copart_window")
+    except ModuleNotFoundError as e:
+        if e.name not in ("flows", "flows.copart_window"):
+            raise
+        root = Path(__file__).resolve().parents[3]
+        if not (root / "flows" / "copart_window.py").is_file():
+            raise Failure(
+                "vinops run needs the repository's flows/ package (run it from a checkout of vinops)"
+            ) from None
+        sys.path.insert(0, str(root))
+        module = importlib.import_module("flows.copart_window")
+    return module.copart_window
+
+
+def _prefect_environment(verbose: int) -> None:
+    """Settings Prefect reads when it is imported: a longer ephemeral start-up timeout, Prefect's own log lines
+    at the command line's level (its console handler writes to stderr)."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+
+
+def _human(out: dict[str, Any]) -> str:
+    from vinops.cli.ingest import _human_window
+
+    summary = out.get("summary") or {}
+    head = f"window {out.get('outcome')}" + (f" (run {out['run_id']})" if out.get("run_id") is not None else "")
+    if "file_sha256" in summary and "seconds" in summary and "total" in summary["seconds"]:
+        return head + "\n" + _human_window(summary)
+    return head
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    grace = None
+    if args.grace:
+        try:
+            parse_duration(args.grace)
+        except ValueError as e:
+            raise UsageError(f"--grace: {e}") from None
+        grace = args.grace
+    if args.min_ratio is not None and not 0.0 <= args.min_ratio <= 1.0:
+        raise UsageError("--min-ratio must be between 0 and 1")
+    _prefect_environment(int(getattr(args, "verbose", 0) or 0))
+    flow = load_flow()
+    previous = os.environ.get("VINOPS_DATABASE_URL")
+    os.environ["VINOPS_DATABASE_URL"] = args.database.url  # the flow reads its settings from the environment
+    try:
+        out = flow(completion_grace=grace, min_ratio=args.min_ratio, force_completion=args.force_completion)
+    finally:
+        if previous is None:
+            os.environ.pop("VINOPS_DATABASE_URL", None)
+        else:
+            os.environ["VINOPS_DATABASE_URL"] = previous
+    if args.json:
+        print_json(out)
+    else:
+        print(_human(out))
+    return 0
+
+
+def add_arguments(subparsers: Any) -> None:
+    """Register ``vinops run``."""
+    p = subparsers.add_parser(
+        "run",
+        help="fetch the feed and load one window through the copart-window flow (Prefect's ephemeral mode)",
+        description="Fetch the feed (VINOPS_FEED_URL …) and load one window through the copart-window Prefect "
+        "flow, locally: without PREFECT_API_URL Prefect starts a temporary API for the run.",
+    )
+    p.add_argument("--json", action="store_true", help="print the flow's result as one JSON object")
+    p.add_argument("--grace", help="time after an auction before an absent lot is PENDING_RESULT (default: settings)")
+    p.add_argument("--min-ratio", type=float, default=None,
+                   help="completion runs only for a file with at least this share of the previous window's rows")  # fmt: skip
+    p.add_argument("--force-completion", action="store_true",
+                   help="run completion even for a much shorter file (never for an invalid one)")  # fmt: skip
+    database_option(p)
+    p.set_defaults(func=cmd_run, database=MIGRATED)
