@@ -15,7 +15,7 @@ import pytest
 
 from vinops.config import Settings
 from vinops.logs import mask
-from vinops.rawstore import LocalRawStore, S3RawStore, raw_store_from
+from vinops.rawstore import LocalRawStore, raw_store_from
 from vinops.secrets import BLOCKS, env_name, prefect_api_url, resolve, settings_for_flow
 
 KEY = "fk-" + secrets.token_hex(12)
@@ -110,10 +110,20 @@ def test_raw_store_from(tmp_path: Path) -> None:
     local = raw_store_from(Settings(data_dir=tmp_path, raw_compression="none", raw_retention_days=3))
     assert isinstance(local, LocalRawStore)
     assert (local.root, local.compression, local.retention_days) == (tmp_path / "raw", "none", 3)
-    s3 = raw_store_from(settings_for_flow(_env(tmp_path, VINOPS_S3_PREFIX="feeds")))
-    assert isinstance(s3, S3RawStore)
-    assert (s3.bucket_name, s3.prefix, s3.compression) == ("vinops-raw", "feeds", "zstd")
-    assert S3_SECRET not in repr(s3)
+    # S3RawStore imports prefect-aws (hence Prefect, which fixes its home when first imported): a child process
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
+    env.update(_env(tmp_path, VINOPS_S3_PREFIX="feeds"), HOME=str(tmp_path))
+    code = (
+        "from vinops.rawstore import S3RawStore, raw_store_from\n"
+        "from vinops.secrets import settings_for_flow\n"
+        "s3 = raw_store_from(settings_for_flow())\n"
+        "assert isinstance(s3, S3RawStore)\n"
+        "assert (s3.bucket_name, s3.prefix, s3.compression) == ('vinops-raw', 'feeds', 'zstd'), repr(s3)\n"
+        "print(repr(s3))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "S3RawStore(bucket='vinops-raw'" in out.stdout and S3_SECRET not in out.stdout + out.stderr
 
 
 def test_profile_api_url_is_read_without_prefect(tmp_path: Path) -> None:

@@ -344,70 +344,84 @@ def test_record_run_rules(db_url: str) -> None:
         assert conn.execute("SELECT count(*) FROM audit.window_runs").fetchone() == (4,)
 
 
+
 S3_ACCESS_KEY = "AKIAVINOPSPIPELINE7"
 S3_SECRET_KEY = "vinops-pipeline-s3-secret-" + secrets.token_hex(6)
 
+# prefect-aws (hence Prefect) is imported only in a child process: Prefect fixes its settings (its home) when it
+# is first imported, and other tests of the session import it under their own temporary PREFECT_HOME.
+_S3_RUN = """
+import json, logging, sys
+import prefect_aws  # first: importing Prefect configures logging (the root logger's handlers and level)
+from vinops.logs import stderr_handler
+root = logging.getLogger()
+root.addHandler(stderr_handler())
+root.setLevel(logging.DEBUG)
+from vinops.pipeline import run_window
+from vinops.secrets import settings_for_flow
+run = run_window(settings_for_flow(), flow_run_id="s3-run")
+print(json.dumps(run.to_dict()))
+"""
+
 
 @pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto in server mode on loopback; Prefect (imported by prefect-aws) and boto3 see only temporary folders."""
-    import os
-
+def s3_endpoint() -> Iterator[str]:
+    """moto in server mode on loopback (moto does not import Prefect)."""
     pytest.importorskip("moto")
-    pytest.importorskip("prefect_aws")
-    home = tmp_path_factory.mktemp("prefect-home")
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    werkzeug = logging.getLogger("werkzeug")
-    saved_werkzeug = werkzeug.level
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PREFECT_HOME", str(home))
-        for name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH"):
-            mp.delenv(name, raising=False)
-        for name in list(os.environ):
-            if name.startswith("AWS_"):
-                mp.delenv(name)
-        mp.setenv("AWS_CONFIG_FILE", str(home / "no-aws-config"))
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-aws-credentials"))
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        mp.setenv("NO_PROXY", "127.0.0.1,localhost")
-        mp.setenv("no_proxy", "127.0.0.1,localhost")
-        import prefect_aws  # noqa: F401 - imported here, under the temporary PREFECT_HOME
-        from moto.server import ThreadedMotoServer
+    from moto.server import ThreadedMotoServer
 
-        werkzeug.setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
-            werkzeug.setLevel(saved_werkzeug)
-            root.handlers[:] = saved_handlers
-            root.setLevel(saved_level)
+    werkzeug = logging.getLogger("werkzeug")
+    saved = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        werkzeug.setLevel(saved)
 
 
 def test_s3_raw_store_gets_the_file_once(
-    s3_endpoint: str, feed_settings: Settings, db_url: str, caplog: pytest.LogCaptureFixture
+    s3_endpoint: str, feed_settings: Settings, db_url: str, tmp_path: Path
 ) -> None:
+    """The whole window in a child process configured by environment variables only (``settings_for_flow``, no
+    Prefect API): fetched into an S3 bucket on loopback, stored there once (not again by the window)."""
+    import json
+    import os
+    import subprocess
+    import sys
     import uuid
 
-    from vinops.rawstore import S3RawStore, raw_store_from
+    import boto3
 
     bucket = f"vinops-raw-{uuid.uuid4().hex[:12]}"
-    settings = replace(feed_settings, raw_store="s3", s3_bucket=bucket, s3_endpoint_url=s3_endpoint,
-                       s3_region="us-east-1", s3_access_key_id=S3_ACCESS_KEY, s3_secret_access_key=S3_SECRET_KEY)  # fmt: skip
-    store = raw_store_from(settings)
-    assert isinstance(store, S3RawStore)
-    store._client.create_bucket(Bucket=bucket)
-    run = run_window(settings)
-    assert run.outcome == "loaded" and run.fetch is not None and run.result is not None
-    assert run.fetch.raw_key and run.result.raw_key == run.fetch.raw_key
-    assert run.fetch.path is not None and not run.fetch.path.exists()
-    objects = [o["Key"] for o in store._client.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    assert objects == [f"raw/{run.fetch.raw_key}"]  # stored by the fetch, not a second time by the window
-    assert store.sha256(run.fetch.raw_key) == run.result.file_sha256
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id=S3_ACCESS_KEY,
+                      aws_secret_access_key=S3_SECRET_KEY, region_name="us-east-1")  # fmt: skip
+    s3.create_bucket(Bucket=bucket)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_", "VINOPS_"))}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"), HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+        VINOPS_DATABASE_URL=db_url, VINOPS_FEED_URL=feed_settings.feed_url or "",
+        VINOPS_DATA_DIR=str(tmp_path / "data"), VINOPS_RAW_STORE="s3", VINOPS_S3_BUCKET=bucket,
+        VINOPS_S3_ENDPOINT_URL=s3_endpoint, VINOPS_S3_REGION="us-east-1", VINOPS_S3_ACCESS_KEY_ID=S3_ACCESS_KEY,
+        VINOPS_S3_SECRET_ACCESS_KEY=S3_SECRET_KEY,
+    )  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", _S3_RUN], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-4000:]
+    run = json.loads(out.stdout.strip().splitlines()[-1])
+    assert run["outcome"] == "loaded" and run["consecutive_failures"] == 0
+    key = run["fetch"]["raw_key"]
+    assert key and run["result"]["raw_key"] == key
+    objects = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert objects == [f"raw/{key}"]  # stored by the fetch, not a second time by the window
+    assert not (tmp_path / "data" / "raw").exists()  # nothing in a local raw store
     with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT raw_key FROM raw.csv_files").fetchall() == [(run.fetch.raw_key,)]
-    assert S3_SECRET_KEY not in caplog.text
+        assert conn.execute("SELECT raw_key FROM raw.csv_files").fetchall() == [(key,)]
+        assert conn.execute("SELECT outcome, flow_run_id FROM audit.window_runs").fetchall() == [("loaded", "s3-run")]
+    for secret in (S3_SECRET_KEY, AUTH_KEY):
+        assert secret not in out.stderr and secret not in out.stdout
+    assert "GET *** → HTTP 200" in out.stderr, [x for x in out.stderr.splitlines() if "fetch" in x]  # the feed URL was logged, masked (the whole URL is a secret)
