@@ -54,8 +54,9 @@ log = logging.getLogger(__name__)
 class WindowRun:
     """One run of :func:`run_window`. ``outcome``: ``loaded``, ``skipped``, ``not_modified`` (or, on the
     ``window_run`` attribute of a raised error, ``rejected`` / ``failed``); ``run_id``: its row in
-    ``audit.window_runs`` (None when it could not be recorded); ``consecutive_failures``: failed or rejected runs
-    since the newest good one, this one included (0 after a success)."""
+    ``audit.window_runs`` (None when it could not be recorded); ``consecutive_failures``: failed windows
+    since the newest good run, this one included (0 after a success; :func:`vinops.runs.consecutive_failures`:
+    the retried attempts of one ``flow_run_id`` count once)."""
 
     outcome: str
     result: WindowResult | None

@@ -3,8 +3,9 @@
 * :func:`record_run` writes a run (its own committed transaction): outcome ``loaded``, ``skipped``,
   ``not_modified``, ``rejected`` or ``failed``, the fetched file's validators (ETag, Last-Modified, size,
   SHA-256), the window's load and summary, and on failure a masked one-line reason and whether a retry may help.
-* :func:`consecutive_failures`: failed or rejected runs since the newest good one (``loaded``, ``skipped``,
-  ``not_modified``): what the circuit breaker reads. Kept in the database, so every worker sees the same count.
+* :func:`consecutive_failures`: failed windows (failed or rejected runs; the attempts of one flow run count once)
+  since the newest good run (``loaded``, ``skipped``, ``not_modified``): what the circuit breaker reads. Kept in
+  the database, so every worker sees the same count.
 * :func:`last_good`: the validators of the newest run whose fetched file loaded or was skipped: what the next
   conditional GET (``If-None-Match`` / ``If-Modified-Since``), the size check and the unchanged check need.
 
@@ -135,11 +136,12 @@ def record_run(
 
 
 def consecutive_failures(conn: psycopg.Connection) -> int:
-    """Failed or rejected runs recorded since the newest good one (loaded, skipped, not_modified); all of them
-    when there is no good run yet."""
+    """Failed windows since the newest good run (loaded, skipped, not_modified); all of them when there is no
+    good run yet. A window is a flow run: the failed or rejected attempts of one ``flow_run_id`` (a flow's
+    retries) count once; a run recorded without a flow run id counts by itself."""
     row = _read(
         conn,
-        """SELECT count(*) FROM audit.window_runs
+        """SELECT count(DISTINCT coalesce('flow:' || flow_run_id, 'run:' || id)) FROM audit.window_runs
            WHERE outcome IN ('failed', 'rejected')
              AND id > coalesce((SELECT max(id) FROM audit.window_runs
                                 WHERE outcome IN ('loaded', 'skipped', 'not_modified')), 0)""",

@@ -337,11 +337,17 @@ def test_record_run_rules(db_url: str) -> None:
         assert consecutive_failures(conn) == 0
         record_run(conn, outcome="failed", started_at=now, reason="down", retryable=True)
         assert consecutive_failures(conn) == 1
+        # a flow's retries: the attempts of one flow run are one failed window
+        for _ in range(3):
+            record_run(conn, outcome="failed", started_at=now, reason="down", retryable=True, flow_run_id="fr-1")
+        assert consecutive_failures(conn) == 2
+        record_run(conn, outcome="rejected", started_at=now, reason="an HTML page", flow_run_id="fr-2")
+        assert consecutive_failures(conn) == 3
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         reasons = [x["reason"] for x in _runs(conn)]
         assert reasons[0] == "GET https://h/x?authKey=*** boom"
     with psycopg.connect(db_url, autocommit=True) as conn:  # committed: another session sees them
-        assert conn.execute("SELECT count(*) FROM audit.window_runs").fetchone() == (4,)
+        assert conn.execute("SELECT count(*) FROM audit.window_runs").fetchone() == (8,)
 
 
 
