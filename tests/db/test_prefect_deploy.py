@@ -46,7 +46,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _Quiet(SimpleHTTPRequestHandler):
+class _Feed(SimpleHTTPRequestHandler):
+    """Serves the sample (with Last-Modified: a repeated GET gets 304); ``delay`` seconds before each answer
+    make a window last long enough to start a second run beside it."""
+
+    delay = 0.0
+
+    def do_GET(self) -> None:  # noqa: N802
+        time.sleep(type(self).delay)
+        super().do_GET()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the request line names the key
         pass
 
@@ -56,12 +65,13 @@ def feed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("feed")
     subprocess.run([str(BIN / "vinops"), "sample", "--rows", "2000", "--seed", "11", str(folder / "salesdata.csv")],
                    check=True, capture_output=True)  # fmt: skip
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Feed, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/salesdata.csv?authKey={FEED_KEY}"
     finally:
+        _Feed.delay = 0.0
         server.shutdown()
         server.server_close()
 
@@ -197,7 +207,7 @@ def test_deploy_all_and_run_through_a_worker(
     assert "copart-window/copart-window" in deployed.stdout and "raw-retention/raw-retention" in deployed.stdout
 
     data_dir = tmp_path / "vinops-data"
-    worker_env = {**env, "VINOPS_DATA_DIR": str(data_dir)}
+    worker_env = {**env, "VINOPS_DATA_DIR": str(data_dir), "PREFECT_WORKER_QUERY_SECONDS": "1"}
     procs.start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", "vinops-kubernetes", "--type", "process"],
                 worker_env, tmp_path)  # fmt: skip
     job_env = {"VINOPS_APP_DIR": str(REPO), "PREFECT_LOGGING_EXTRA_LOGGERS": "vinops", "VINOPS_DATA_DIR": str(data_dir)}
@@ -227,3 +237,27 @@ def test_deploy_all_and_run_through_a_worker(
         outcome = conn.execute("SELECT outcome FROM audit.window_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
     assert lots == figures["rows loaded"] and outcome == "loaded"
     assert FEED_KEY not in procs.log("worker")
+
+    # No overlap: a run started while another one loads is cancelled (CANCEL_NEW), not queued behind it.
+    from prefect.client.orchestration import SyncPrefectClient
+
+    _Feed.delay = 6.0
+    with SyncPrefectClient(env["PREFECT_API_URL"]) as client:
+        dep = client.read_deployment_by_name("copart-window/copart-window")
+        first = client.create_flow_run_from_deployment(dep.id, job_variables={"env": job_env})
+        deadline = time.monotonic() + 120
+        while client.read_flow_run(first.id).state_type.value != "RUNNING":
+            assert time.monotonic() < deadline, f"the first run never started:\n{procs.log('worker')}"
+            time.sleep(0.5)
+        second = client.create_flow_run_from_deployment(dep.id, job_variables={"env": job_env})
+        states: dict[str, str] = {}
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            states = {name: client.read_flow_run(r.id).state_type.value for name, r in (("first", first), ("second", second))}
+            if all(v in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED") for v in states.values()):
+                break
+            time.sleep(1)
+    assert states == {"first": "COMPLETED", "second": "CANCELLED"}, f"{states}\n{procs.log('worker')}"
+    with psycopg.connect(db_url) as conn:
+        outcomes = [r[0] for r in conn.execute("SELECT outcome FROM audit.window_runs ORDER BY id")]
+    assert outcomes == ["loaded", "not_modified"]  # the cancelled run never fetched
