@@ -172,7 +172,7 @@ print("{}")
 _READ_BACK = """
 import json
 from prefect import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, DeploymentFilter, DeploymentFilterName, FlowRunFilter, FlowRunFilterDeploymentId
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterDeploymentId, LogFilter, LogFilterFlowRunId
 with get_client(sync_client=True) as c:
     deps = {d.name: d for d in c.read_deployments()}
     dep = deps["copart-window"]
@@ -180,8 +180,10 @@ with get_client(sync_client=True) as c:
     out = {"deployments": sorted(deps), "runs": []}
     for r in runs:
         arts = c.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[r.id])))
+        logs = c.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id])), limit=200)
         out["runs"].append({"state": r.state_type.value, "name": r.state_name,
-            "artifacts": [{"key": a.key, "type": a.type, "data": a.data} for a in arts]})
+            "artifacts": [{"key": a.key, "type": a.type, "data": a.data} for a in arts],
+            "logs": [f"{l.name}: {l.message}" for l in logs]})
     out["schedules"] = [{"cron": getattr(s.schedule, "cron", None), "tz": getattr(s.schedule, "timezone", None),
                          "active": s.active} for s in dep.schedules]
     out["concurrency"] = {"strategy": str(dep.concurrency_options.collision_strategy) if dep.concurrency_options else None,
@@ -232,6 +234,8 @@ def test_deploy_all_and_run_through_a_worker(
     figures = {r["figure"]: r["value"] for r in (json.loads(table["data"]) if isinstance(table["data"], str) else table["data"])}
     assert figures["outcome"] == "loaded" and figures["rows in"] == 2000 and figures["lots inserted"] > 0
     assert FEED_KEY not in json.dumps(out)
+    logs = "\n".join(run["logs"])
+    assert "vinops.fetch: GET ***" in logs and "vinops.window.load: " in logs  # the stages reach the UI, masked
     with psycopg.connect(db_url) as conn:
         lots = conn.execute("SELECT count(*) FROM lots").fetchone()[0]
         outcome = conn.execute("SELECT outcome FROM audit.window_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
