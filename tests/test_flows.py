@@ -7,6 +7,7 @@ these tests are about what the flow adds (retries, artifacts, the circuit breake
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -19,7 +20,10 @@ from uuid import UUID
 
 import pytest
 
-pytest.importorskip("prefect")
+# Not imported here: Prefect fixes its settings (its home) when first imported, which the session fixture does
+# under a temporary PREFECT_HOME.
+if importlib.util.find_spec("prefect") is None:
+    pytest.skip("prefect is not installed", allow_module_level=True)
 
 from vinops.config import Settings  # noqa: E402
 from vinops.errors import IngestError, RejectedFile  # noqa: E402

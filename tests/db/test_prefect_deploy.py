@@ -15,6 +15,7 @@ Everything on loopback, every process started here stopped here:
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import signal
@@ -32,7 +33,10 @@ from typing import Any
 import psycopg
 import pytest
 
-pytest.importorskip("prefect")
+# Not imported here: Prefect fixes its settings (its home) when first imported, which the session fixture does
+# under a temporary PREFECT_HOME.
+if importlib.util.find_spec("prefect") is None:
+    pytest.skip("prefect is not installed", allow_module_level=True)
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -154,9 +158,11 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.Co
     return proc
 
 
-def _python(env: dict[str, str], code: str) -> Any:
-    """Run ``code`` against the server in a fresh interpreter; its last stdout line is JSON."""
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+def _python(env: dict[str, str], code: str, *args: str) -> Any:
+    """Run ``code`` against the server in a fresh interpreter (Prefect is never imported by the test process:
+    it fixes its home when first imported); its last stdout line is JSON."""
+    proc = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=400)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -167,6 +173,26 @@ from prefect.blocks.system import Secret
 for name, value in json.loads(sys.argv[1] if len(sys.argv) > 1 else '{}').items():
     Secret(value=value).save(name, overwrite=True)
 print("{}")
+"""
+
+_CANCEL_NEW = """
+import json, sys, time
+from prefect import get_client
+job_env = json.loads(sys.argv[1])
+with get_client(sync_client=True) as c:
+    dep = c.read_deployment_by_name("copart-window/copart-window")
+    first = c.create_flow_run_from_deployment(dep.id, job_variables={"env": job_env})
+    deadline = time.monotonic() + 120
+    while c.read_flow_run(first.id).state_type.value != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    second = c.create_flow_run_from_deployment(dep.id, job_variables={"env": job_env})
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        states = {k: c.read_flow_run(r.id).state_type.value for k, r in (("first", first), ("second", second))}
+        if all(v in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED") for v in states.values()):
+            break
+        time.sleep(1)
+print(json.dumps(states))
 """
 
 _READ_BACK = """
@@ -243,24 +269,8 @@ def test_deploy_all_and_run_through_a_worker(
     assert FEED_KEY not in procs.log("worker")
 
     # No overlap: a run started while another one loads is cancelled (CANCEL_NEW), not queued behind it.
-    from prefect.client.orchestration import SyncPrefectClient
-
     _Feed.delay = 6.0
-    with SyncPrefectClient(env["PREFECT_API_URL"]) as client:
-        dep = client.read_deployment_by_name("copart-window/copart-window")
-        first = client.create_flow_run_from_deployment(dep.id, job_variables={"env": job_env})
-        deadline = time.monotonic() + 120
-        while client.read_flow_run(first.id).state_type.value != "RUNNING":
-            assert time.monotonic() < deadline, f"the first run never started:\n{procs.log('worker')}"
-            time.sleep(0.5)
-        second = client.create_flow_run_from_deployment(dep.id, job_variables={"env": job_env})
-        states: dict[str, str] = {}
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            states = {name: client.read_flow_run(r.id).state_type.value for name, r in (("first", first), ("second", second))}
-            if all(v in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED") for v in states.values()):
-                break
-            time.sleep(1)
+    states = _python(env, _CANCEL_NEW, json.dumps(job_env))
     assert states == {"first": "COMPLETED", "second": "CANCELLED"}, f"{states}\n{procs.log('worker')}"
     with psycopg.connect(db_url) as conn:
         outcomes = [r[0] for r in conn.execute("SELECT outcome FROM audit.window_runs ORDER BY id")]

@@ -50,12 +50,18 @@ def load_flow() -> Any:
     return module.copart_window
 
 
-def _prefect_environment(verbose: int) -> None:
-    """Settings Prefect reads when it is imported: a longer ephemeral start-up timeout, Prefect's own log lines
-    at the command line's level (its console handler writes to stderr)."""
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+def _run_environment(verbose: int, database_url: str) -> dict[str, str]:
+    """The environment of the run: the database the command line chose (the flow reads its settings from the
+    environment), and what Prefect reads when it is imported: a longer ephemeral start-up timeout, Prefect's
+    own log lines at the command line's level (its console handler writes to stderr). Variables already set
+    win, except the database."""
+    wanted = {"VINOPS_DATABASE_URL": database_url}
+    for name, value in (("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT),
+                        ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+                        ("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")):  # fmt: skip
+        if name not in os.environ:
+            wanted[name] = value
+    return wanted
 
 
 def _human(out: dict[str, Any]) -> str:
@@ -78,17 +84,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         grace = args.grace
     if args.min_ratio is not None and not 0.0 <= args.min_ratio <= 1.0:
         raise UsageError("--min-ratio must be between 0 and 1")
-    _prefect_environment(int(getattr(args, "verbose", 0) or 0))
-    flow = load_flow()
-    previous = os.environ.get("VINOPS_DATABASE_URL")
-    os.environ["VINOPS_DATABASE_URL"] = args.database.url  # the flow reads its settings from the environment
+    wanted = _run_environment(int(getattr(args, "verbose", 0) or 0), args.database.url)
+    previous = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
     try:
+        flow = load_flow()
         out = flow(completion_grace=grace, min_ratio=args.min_ratio, force_completion=args.force_completion)
-    finally:
-        if previous is None:
-            os.environ.pop("VINOPS_DATABASE_URL", None)
-        else:
-            os.environ["VINOPS_DATABASE_URL"] = previous
+    finally:  # a caller's environment (a test session, a program calling main()) as it was
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     if args.json:
         print_json(out)
     else:
