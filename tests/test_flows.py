@@ -7,7 +7,6 @@ these tests are about what the flow adds (retries, artifacts, the circuit breake
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -22,8 +21,6 @@ import pytest
 
 # Not imported here: Prefect fixes its settings (its home) when first imported, which the session fixture does
 # under a temporary PREFECT_HOME.
-if importlib.util.find_spec("prefect") is None:
-    pytest.skip("prefect is not installed", allow_module_level=True)
 
 from vinops.config import Settings  # noqa: E402
 from vinops.errors import IngestError, RejectedFile  # noqa: E402
@@ -36,9 +33,9 @@ DB_PASSWORD = "pw-Zq81-very-secret"
 
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prefect_api(prefect_home: Path) -> Iterator[str]:
     """One Prefect API server for the session (startup timeout 120 s: 20 s is typical on 2 cores)."""
-    home = tmp_path_factory.mktemp("prefect-home")
+    home = prefect_home
     env = {
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -99,7 +96,7 @@ def _result() -> WindowResult:
 def stubs(prefect_api: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     """The flow's three package calls replaced: ``state["window"]`` is a list of what successive attempts do
     (an exception to raise or a FakeRun to return); ``state["failures"]`` what the failure count says."""
-    import flows.copart_window as cw
+    import vinops.flows.copart_window as cw
 
     state: dict[str, Any] = {"window": [], "calls": 0, "failures": 0, "settings": []}
 
@@ -157,7 +154,7 @@ def _logs(flow_run_id: UUID) -> list[str]:
 
 
 def test_retry_then_success(stubs: dict[str, Any]) -> None:
-    from flows.copart_window import copart_window
+    from vinops.flows.copart_window import copart_window
 
     stubs["window"] = [
         FetchError("503 Service Unavailable", retryable=True, status=503),
@@ -180,7 +177,7 @@ def test_retry_then_success(stubs: dict[str, Any]) -> None:
 
 
 def test_rejected_file_is_not_retried_and_fails_with_markdown(stubs: dict[str, Any]) -> None:
-    from flows.copart_window import FAILURE_KEY, copart_window
+    from vinops.flows.copart_window import FAILURE_KEY, copart_window
 
     stubs["window"] = [RejectedFile("fetch", "an HTML page instead of the file (Sign in)")]
     stubs["failures"] = 1
@@ -198,7 +195,7 @@ def test_rejected_file_is_not_retried_and_fails_with_markdown(stubs: dict[str, A
 
 
 def test_refused_credentials_are_not_retried(stubs: dict[str, Any]) -> None:
-    from flows.copart_window import copart_window
+    from vinops.flows.copart_window import copart_window
 
     stubs["window"] = [CredentialsRefused("the feed refused the key (HTTP 403)", status=403), FakeRun("loaded", _result())]
     state = copart_window(return_state=True)
@@ -211,7 +208,7 @@ def test_retry_after_is_honoured() -> None:
 
     from prefect.states import Failed
 
-    from flows.copart_window import retry_if_retryable
+    from vinops.flows.copart_window import retry_if_retryable
 
     error = FetchError("429 Too Many Requests", retryable=True, retry_after=2.5, status=429)
     started = time.monotonic()
@@ -222,7 +219,7 @@ def test_retry_after_is_honoured() -> None:
 
 
 def test_success_artifact_holds_the_summary(stubs: dict[str, Any]) -> None:
-    from flows.copart_window import SUMMARY_KEY, copart_window
+    from vinops.flows.copart_window import SUMMARY_KEY, copart_window
 
     stubs["window"] = [FakeRun("loaded", _result())]
     state = copart_window(return_state=True)
@@ -242,7 +239,7 @@ def test_success_artifact_holds_the_summary(stubs: dict[str, Any]) -> None:
 
 
 def test_not_modified_window_completes(stubs: dict[str, Any]) -> None:
-    from flows.copart_window import copart_window
+    from vinops.flows.copart_window import copart_window
 
     stubs["window"] = [FakeRun("not_modified", None)]
     out = copart_window()
@@ -254,7 +251,7 @@ def test_five_failures_pause_the_deployment_and_emit_the_event(
 ) -> None:
     """A real deployment in the harness, a flow run created from it and run in this process: the 5th
     consecutive failure pauses the deployment and emits ``vinops.window.circuit-open``."""
-    import flows.copart_window as cw
+    import vinops.flows.copart_window as cw
     from prefect.flow_engine import run_flow
 
     emitted: list[Any] = []
@@ -306,14 +303,14 @@ def test_five_failures_pause_the_deployment_and_emit_the_event(
 
 
 def test_open_circuit_without_a_deployment_only_emits(prefect_api: str) -> None:
-    from flows.copart_window import open_circuit
+    from vinops.flows.copart_window import open_circuit
 
     payload = open_circuit(5, f"fetch: refused {FEED_KEY}")
     assert payload["deployment_paused"] is False
 
 
 def test_secrets_never_reach_prefect_logs_or_artifacts(stubs: dict[str, Any]) -> None:
-    from flows.copart_window import copart_window
+    from vinops.flows.copart_window import copart_window
 
     add_secret(FEED_KEY)
     add_secret(DB_PASSWORD)
@@ -372,3 +369,31 @@ def test_vinops_run_prints_the_summary_and_maps_errors(
     err = capsys.readouterr().err
     assert "vinops: error:" in err and "truncated" in err and DB_PASSWORD not in err
     assert main(["run", "--database-url", url, "--min-ratio", "2"]) == 2
+
+
+def test_raw_retention_deletes_old_raw_files(prefect_api: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The raw-retention flow prunes the raw store the settings name (here a local folder) and reports it."""
+    import hashlib
+    from datetime import datetime, timezone
+
+    import vinops.flows.raw_retention as rr
+    from vinops.rawstore import LocalRawStore
+
+    settings = Settings(data_dir=tmp_path / "data", raw_dir=tmp_path / "raw", raw_retention_days=7)
+    store = LocalRawStore(settings.raw_root, settings.raw_compression, settings.raw_retention_days)
+    keys = {}
+    for name, day in (("old", 1), ("new", 9)):
+        f = tmp_path / f"{name}.csv"
+        f.write_bytes(f"the {name} window\n".encode())
+        when = datetime(2026, 1, day, 9, 0, tzinfo=timezone.utc)
+        keys[name] = store.put(f, when, hashlib.sha256(f.read_bytes()).hexdigest())
+    ten_days_ago = time.time() - 10 * 86400
+    os.utime(store.path(keys["old"]), (ten_days_ago, ten_days_ago))
+    monkeypatch.setattr(rr, "_settings", lambda: settings)
+
+    state = rr.raw_retention(return_state=True)
+    assert state.is_completed(), state
+    assert state.result()["deleted"] == [keys["old"]]
+    assert not store.path(keys["old"]).exists() and store.path(keys["new"]).exists()
+    table = next(a for a in _artifacts(state.state_details.flow_run_id) if a.key == rr.RETENTION_KEY)
+    assert {"figure": "files deleted", "value": 1} in (json.loads(table.data) if isinstance(table.data, str) else table.data)

@@ -15,7 +15,6 @@ Everything on loopback, every process started here stopped here:
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import signal
@@ -35,8 +34,6 @@ import pytest
 
 # Not imported here: Prefect fixes its settings (its home) when first imported, which the session fixture does
 # under a temporary PREFECT_HOME.
-if importlib.util.find_spec("prefect") is None:
-    pytest.skip("prefect is not installed", allow_module_level=True)
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

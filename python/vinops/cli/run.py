@@ -8,21 +8,17 @@ The flow reads the feed and the database from the environment (``VINOPS_FEED_URL
 window's summary (``--json``: the flow's result as one object); errors map to the exit codes of
 :mod:`vinops.cli` (a rejected file 2, a failure a retry can help 75 once the flow's own retries are spent).
 
-The flows live in the repository's top-level ``flows/`` package: ``vinops run`` works from a checkout (or with
-``flows`` importable), not from the bare wheel yet.
+The flow is :mod:`vinops.flows.copart_window`, part of the installed package.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from vinops.cli.common import MIGRATED, database_option, print_json
-from vinops.cli.errors import Failure, UsageError
+from vinops.cli.errors import UsageError
 from vinops.config import parse_duration
 
 __all__ = ["add_arguments", "cmd_run", "load_flow"]
@@ -33,21 +29,10 @@ EPHEMERAL_STARTUP_TIMEOUT = "120"
 
 
 def load_flow() -> Any:
-    """The ``copart_window`` flow from the ``flows`` package: importable as is, else from the checkout this
-    package was installed from (``python/vinops`` → the repository's root)."""
-    try:
-        module = importlib.import_module("flows.copart_window")
-    except ModuleNotFoundError as e:
-        if e.name not in ("flows", "flows.copart_window"):
-            raise
-        root = Path(__file__).resolve().parents[3]
-        if not (root / "flows" / "copart_window.py").is_file():
-            raise Failure(
-                "vinops run needs the repository's flows/ package (run it from a checkout of vinops)"
-            ) from None
-        sys.path.insert(0, str(root))
-        module = importlib.import_module("flows.copart_window")
-    return module.copart_window
+    """The ``copart_window`` flow (importing it imports Prefect, so it is not imported with the CLI)."""
+    from vinops.flows.copart_window import copart_window
+
+    return copart_window
 
 
 def _run_environment(verbose: int, database_url: str) -> dict[str, str]:
