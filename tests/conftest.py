@@ -28,3 +28,14 @@ def copart_data() -> Path:
     if not (COPART_DATA / "README.md").is_file():
         raise RuntimeError(f"real samples not found at {COPART_DATA}: they are part of the repository")
     return COPART_DATA
+
+
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one temporary PREFECT_HOME of the session. Prefect fixes its settings (its home) when it is first
+    imported, so every test that imports Prefect in this process asks for this fixture first: nothing is
+    written to ~/.prefect, and two tests never disagree about the home."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    return home

@@ -231,7 +231,7 @@ def test_parser_errors(code: str, exit: int) -> None:
 
 
 def test_a_rejected_file_is_bad_input() -> None:
-    errors = pytest.importorskip("vinops.errors")
+    import vinops.errors as errors
     assert exit_code(errors.RejectedFile("read", "not a Copart CSV")) == EXIT_USAGE
 
 

@@ -175,7 +175,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
 
 
 def test_vins_have_valid_check_digits(big: tuple) -> None:
-    vininfo = pytest.importorskip("vininfo")
+    import vininfo
     _, rows, _ = big
     codes = "ABCDEFGHJKLMNPRSTVWXY123456789"
     full = [r for r in rows if len(r["VIN"]) == 17]

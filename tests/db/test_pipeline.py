@@ -373,7 +373,6 @@ print(json.dumps(run.to_dict()))
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """moto in server mode on loopback (moto does not import Prefect)."""
-    pytest.importorskip("moto")
     from moto.server import ThreadedMotoServer
 
     werkzeug = logging.getLogger("werkzeug")
