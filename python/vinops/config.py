@@ -24,6 +24,14 @@
 | `VINOPS_S3_ACCESS_KEY_ID` | unset: boto3's own lookup | access key id (give both keys or neither) |
 | `VINOPS_S3_SECRET_ACCESS_KEY` | unset | secret access key (**secret**) |
 | `VINOPS_S3_PREFIX` | `raw` | objects are `<prefix>/copart/YYYY/MM/DD/HHmm.csv[.zst]` |
+| `VINOPS_PHOTO_STORE` | `local` | lot photos: `local` (a folder: `VINOPS_PHOTO_DIR`) or `s3` (`VINOPS_PHOTO_BUCKET` with the `VINOPS_S3_*` endpoint, region and keys) |
+| `VINOPS_PHOTO_DIR` | `$VINOPS_DATA_DIR/photos` | local photo store root: files at `photos/ab/cd/<sha256>.jpg` (`vinops.images.photo_key`) |
+| `VINOPS_PHOTO_BUCKET` | `VINOPS_S3_BUCKET` | bucket of the photos (store `s3`) |
+| `VINOPS_PHOTO_PREFIX` | empty | objects are `<prefix>/photos/ab/cd/<sha256>.jpg` |
+| `VINOPS_PHOTOS_HD` | `false` | also keep the HD variant (`_hrs`, about 270 KB) of every photo |
+| `VINOPS_PHOTOS_RATE` | `10` | requests per second to the lot-images API and the photo host (`vinops images`; flows use Prefect's global limit) |
+| `VINOPS_PHOTOS_BURST` | `50` | burst of that token bucket |
+| `VINOPS_PHOTOS_RETRY_AFTER` | `24h` | a lot checked as "no photos" or failed is asked again only after this long |
 
 Secrets (**secret** above, and the database URL's password) never appear in `repr(Settings)`. Flows take them
 from Prefect Secret blocks first (:func:`vinops.secrets.settings_for_flow`); `from_env` reads the environment only.
@@ -131,6 +139,17 @@ def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: flo
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={raw!r} is not a boolean (true/false, 1/0, yes/no, on/off)")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -156,6 +175,16 @@ class Settings:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = field(default=None, repr=False)
     s3_prefix: str = "raw"
+    #: Lot photos (vinops.images): the store ("local": ``photo_root``; "s3": ``photo_bucket`` or ``s3_bucket``
+    #: with the ``s3_*`` endpoint, region and keys), HD variants, the local rate limit, the retry interval.
+    photo_store: str = "local"
+    photo_dir: Path | None = None
+    photo_bucket: str | None = None
+    photo_prefix: str = ""
+    photos_hd: bool = False
+    photos_rate: float = 10.0
+    photos_burst: int = 50
+    photos_retry_after: timedelta = timedelta(hours=24)
 
     def __post_init__(self) -> None:
         if self.raw_compression not in ("zstd", "none"):
@@ -184,6 +213,16 @@ class Settings:
             raise ValueError(f"VINOPS_RAW_STORE must be 'local' or 's3', not {self.raw_store!r}")
         if self.raw_store == "s3" and not self.s3_bucket:
             raise ValueError("VINOPS_RAW_STORE=s3 needs VINOPS_S3_BUCKET")
+        if self.photo_store not in ("local", "s3"):
+            raise ValueError(f"VINOPS_PHOTO_STORE must be 'local' or 's3', not {self.photo_store!r}")
+        if self.photo_store == "s3" and not (self.photo_bucket or self.s3_bucket):
+            raise ValueError("VINOPS_PHOTO_STORE=s3 needs VINOPS_PHOTO_BUCKET (or VINOPS_S3_BUCKET)")
+        if not self.photos_rate > 0:
+            raise ValueError(f"VINOPS_PHOTOS_RATE must be > 0, not {self.photos_rate!r}")
+        if self.photos_burst < 1:
+            raise ValueError(f"VINOPS_PHOTOS_BURST must be >= 1, not {self.photos_burst!r}")
+        if self.photos_retry_after < timedelta(0):
+            raise ValueError("VINOPS_PHOTOS_RETRY_AFTER must not be negative")
         if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
             raise ValueError(
                 "give both VINOPS_S3_ACCESS_KEY_ID and VINOPS_S3_SECRET_ACCESS_KEY, or neither (boto3's own lookup)"
@@ -213,6 +252,10 @@ class Settings:
     def raw_root(self) -> Path:
         return self.raw_dir if self.raw_dir is not None else self.data_dir / "raw"
 
+    @property
+    def photo_root(self) -> Path:
+        return self.photo_dir if self.photo_dir is not None else self.data_dir / "photos"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from `env` (default `os.environ`); keyword arguments that are not None win."""
@@ -228,6 +271,17 @@ class Settings:
         except ValueError as e:
             raise ValueError(f"VINOPS_COMPLETION_GRACE: {e}") from None
         raw_dir = env.get("VINOPS_RAW_DIR", "").strip()
+        retry = env.get("VINOPS_PHOTOS_RETRY_AFTER", "").strip()
+        try:
+            retry_td = parse_duration(retry) if retry else timedelta(hours=24)
+        except ValueError as e:
+            raise ValueError(f"VINOPS_PHOTOS_RETRY_AFTER: {e}") from None
+        burst = env.get("VINOPS_PHOTOS_BURST", "").strip()
+        try:
+            photos_burst = int(burst) if burst else 50
+        except ValueError:
+            raise ValueError(f"VINOPS_PHOTOS_BURST={burst!r} is not a whole number") from None
+        photo_dir = env.get("VINOPS_PHOTO_DIR", "").strip()
         referer = _text(env, "VINOPS_FEED_REFERER")
         if referer is None:
             referer = _default_referer()
@@ -259,6 +313,14 @@ class Settings:
             s3_access_key_id=_text(env, "VINOPS_S3_ACCESS_KEY_ID"),
             s3_secret_access_key=_text(env, "VINOPS_S3_SECRET_ACCESS_KEY"),
             s3_prefix=(env.get("VINOPS_S3_PREFIX") or "raw").strip(),
+            photo_store=(_text(env, "VINOPS_PHOTO_STORE") or "local").lower(),
+            photo_dir=Path(photo_dir).expanduser() if photo_dir else None,
+            photo_bucket=_text(env, "VINOPS_PHOTO_BUCKET"),
+            photo_prefix=(env.get("VINOPS_PHOTO_PREFIX") or "").strip(),
+            photos_hd=_bool(env, "VINOPS_PHOTOS_HD", False),
+            photos_rate=_float(env, "VINOPS_PHOTOS_RATE", 10.0, 1e-6, 1e6),
+            photos_burst=photos_burst,
+            photos_retry_after=retry_td,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings  # type: ignore[arg-type]

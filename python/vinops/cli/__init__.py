@@ -42,6 +42,7 @@ from vinops import _core
 from vinops.cli import common, errors
 from vinops.cli import db as db_commands
 from vinops.cli import files as file_commands
+from vinops.cli import images as image_commands
 from vinops.cli import ingest as ingest_commands
 from vinops.cli import run as run_commands
 from vinops.cli import taxonomy as taxonomy_commands
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_commands.add_arguments(sub)  # ingest
     run_commands.add_arguments(sub)  # run (one window through the copart-window flow)
     taxonomy_commands.add_arguments(sub)  # taxonomy export|unknown
+    image_commands.add_arguments(sub)  # images (lot photos)
 
     for leaf in _leaf_parsers(parser):
         _logging_options(leaf, top=False)
