@@ -133,3 +133,18 @@ def test_window_steady_sequence(pg_server_url: str, tmp_path: Path) -> None:
     assert "Steady sequence" in p.stdout
     for x in st["windows"]:
         assert x["window"] in p.stdout
+
+
+@pytest.mark.timeout(180)
+def test_photos_bench_reports_both_runs() -> None:
+    """bench/photos.py (its own embedded PostgreSQL and loopback server): both runs print their figures and
+    store every photo the answers list (two sequences of _ful and _thb per lot, the video skipped)."""
+    p = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "photos.py"), "--lots", "4", "--per-lot", "2"],
+        capture_output=True, text=True, timeout=170,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    lines = [line for line in p.stdout.splitlines() if "photos/s" in line]
+    assert len(lines) == 2, p.stdout
+    for line in lines:
+        assert "4 lots" in line and "16 photos" in line and "20 requests" in line and "failed" not in line, line
