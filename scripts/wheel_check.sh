@@ -155,8 +155,11 @@ PY
 fi
 
 # --- the commands ---------------------------------------------------------------------------------------
-say "vinops --help"
+say "vinops --help (and every command's)"
 "$vinops" --help >/dev/null
+for command in parse sample schema ingest db taxonomy run images; do
+    "$vinops" "$command" --help >/dev/null || fail "vinops $command --help"
+done
 
 say "vinops db migrate"
 "$vinops" db migrate --database-url "$url"
