@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,43 @@ def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["PREFECT_HOME"] = str(home)
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     return home
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_home: Path) -> Iterator[str]:
+    """One Prefect API server for the whole session, shared by every flow test (tests/test_flows.py,
+    tests/test_image_flows.py): ``prefect_test_harness`` (a temporary SQLite database, the API on loopback)
+    under :func:`prefect_home`. Startup timeout 120 s: 20 s is typical on 2 cores."""
+    home = prefect_home
+    env = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(home / "storage"),
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from prefect.settings import (
+        PREFECT_HOME,
+        PREFECT_RESULTS_LOCAL_STORAGE_PATH,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    try:
+        with temporary_settings(
+            {PREFECT_HOME: home, PREFECT_SERVER_ANALYTICS_ENABLED: False,
+             PREFECT_RESULTS_LOCAL_STORAGE_PATH: home / "storage"}  # fmt: skip
+        ):
+            with prefect_test_harness(server_startup_timeout=120):
+                from prefect.settings import PREFECT_API_URL
+
+                yield str(PREFECT_API_URL.value())
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

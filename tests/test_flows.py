@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,44 +29,6 @@ from vinops.window.result import WindowResult  # noqa: E402
 
 FEED_KEY = "k3y-Fe3d-9f8e7d6c5b4a"
 DB_PASSWORD = "pw-Zq81-very-secret"
-
-
-@pytest.fixture(scope="session")
-def prefect_api(prefect_home: Path) -> Iterator[str]:
-    """One Prefect API server for the session (startup timeout 120 s: 20 s is typical on 2 cores)."""
-    home = prefect_home
-    env = {
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(home / "storage"),
-        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    from prefect.settings import (
-        PREFECT_HOME,
-        PREFECT_RESULTS_LOCAL_STORAGE_PATH,
-        PREFECT_SERVER_ANALYTICS_ENABLED,
-        temporary_settings,
-    )
-    from prefect.testing.utilities import prefect_test_harness
-
-    try:
-        with temporary_settings(
-            {PREFECT_HOME: home, PREFECT_SERVER_ANALYTICS_ENABLED: False,
-             PREFECT_RESULTS_LOCAL_STORAGE_PATH: home / "storage"}  # fmt: skip
-        ):
-            with prefect_test_harness(server_startup_timeout=120):
-                from prefect.settings import PREFECT_API_URL
-
-                yield str(PREFECT_API_URL.value())
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @dataclass

@@ -245,7 +245,7 @@ def test_deploy_all_and_run_through_a_worker(
     assert ran.returncode == 0 and out["runs"] and out["runs"][0]["state"] == "COMPLETED", (
         f"{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}\nworker:\n{procs.log('worker')}\n{out}"
     )
-    assert out["deployments"] == ["copart-window", "raw-retention"]
+    assert out["deployments"] == ["copart-window", "image-backfill", "lot-images", "raw-retention"]
     assert out["schedules"] == [{"cron": "*/15 * * * *", "tz": "UTC", "active": True}]
     assert "CANCEL_NEW" in str(out["concurrency"]["strategy"]) and out["concurrency"]["limit"] == 1
     assert out["parameters"] == {"completion_grace": "2h", "min_ratio": 0.8, "force_completion": False}

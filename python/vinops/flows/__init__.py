@@ -6,6 +6,9 @@ concurrency, artifacts, the circuit breaker, the schedule.
   window, a table artifact of its summary, a markdown artifact on failure, a circuit breaker that pauses the
   deployment after ``CIRCUIT_FAILURES`` consecutive failed windows.
 * :mod:`vinops.flows.raw_retention` (flow ``raw-retention``): deletes raw files past their retention.
+* :mod:`vinops.flows.images` (flows ``lot-images`` and ``image-backfill``): lot photos through
+  ``vinops.images``, every request under the deployment-wide rate limit ``vinops-photos`` (a Prefect global
+  concurrency limit with slot decay), progress and summary artifacts.
 
 They live in the package so an installed wheel has them (``vinops run``, a worker's image); the repository's
 top-level ``flows/`` holds the deployments' entrypoints (``flows/copart_window.py:copart_window``), which only

@@ -21,6 +21,8 @@ transaction, the run recorded in the database); this module adds what Prefect ow
   :func:`vinops.runs.consecutive_failures`; a success resets it), the deployment of this run is paused
   (``pause_deployment``: no scheduled runs until someone resumes it) and the event :data:`CIRCUIT_EVENT` is
   emitted for an automation to alert on.
+* **Photos after a load.** A loaded window emits :data:`LOADED_EVENT` (``vinops.window.loaded``, payload
+  ``load_id``); the ``lot-images`` deployment's trigger (``prefect.yaml``) runs the photos of its new lots.
 * **Masked logs.** :func:`flows._masking.masked_run_logging`: every handler the run's records reach carries
   :class:`vinops.logs.MaskSecrets`; the package's own log lines go to the run's log in the UI.
 
@@ -58,6 +60,7 @@ __all__ = [
     "CIRCUIT_EVENT",
     "CIRCUIT_FAILURES",
     "CONCURRENCY_LIMIT",
+    "LOADED_EVENT",
     "RETRY_DELAYS",
     "WindowFailed",
     "copart_window",
@@ -74,6 +77,8 @@ CONCURRENCY_LIMIT = "vinops-database"
 CIRCUIT_FAILURES = 5
 #: The event an automation alerts on when the circuit opens.
 CIRCUIT_EVENT = "vinops.window.circuit-open"
+#: The event a loaded window emits (payload ``load_id``): the ``lot-images`` deployment's trigger.
+LOADED_EVENT = "vinops.window.loaded"
 #: Seconds before retry 1, 2, 3 (plus jitter up to half as much again).
 RETRY_DELAYS = [1.0, 2.0, 4.0]
 RETRY_JITTER = 0.5
@@ -378,6 +383,16 @@ def copart_window(
             "window %s: %s rows in, %s loaded, %s quarantined",
             outcome, summary.get("rows_in", 0), summary.get("rows_loaded", 0), summary.get("rows_quarantined", 0),
         )  # fmt: skip
+        if outcome == "loaded" and summary.get("load_id") is not None:
+            # the lot-images deployment's trigger (prefect.yaml) starts its photos, its new lots first
+            emit_event(
+                event=LOADED_EVENT,
+                resource={
+                    "prefect.resource.id": "vinops.window.copart-window",
+                    "prefect.resource.name": "copart-window",
+                },
+                payload={"load_id": summary["load_id"], "lots_inserted": summary.get("lots_inserted")},
+            )
         return {"outcome": outcome, "run_id": getattr(run, "run_id", None), "summary": summary}
 
 
