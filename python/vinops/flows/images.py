@@ -131,8 +131,8 @@ def ensure_rate_limit(name: str = RATE_LIMIT, *, rate: float = DEFAULT_RATE, bur
         return True
 
 
-def _rate_of(settings: Any) -> tuple[float, int]:
-    return float(getattr(settings, "photos_rate", DEFAULT_RATE)), int(getattr(settings, "photos_burst", DEFAULT_BURST))
+def _rate_of(settings: Settings) -> tuple[float, int]:
+    return settings.photos_rate, settings.photos_burst
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def _lots_needing_photos(settings: Settings, load_id: int | None, limit: int) ->
     if not settings.database_url:
         raise ValueError("no database URL: cannot choose the lots")
     with db.connect(settings.database_url) as conn:
-        return list(lots_needing_photos(conn, load_id=load_id, limit=limit))
+        return list(lots_needing_photos(conn, load_id=load_id, limit=limit, retry_after=settings.photos_retry_after))
 
 
 def _fetch_photos(settings: Settings, lots: list[Any], limiter: Any, progress: Any) -> Any:
