@@ -177,24 +177,12 @@ class S3PhotoStore:
         public_base_url: str | None = None,
         client_config: dict[str, Any] | None = None,
     ) -> None:
-        from vinops.logs import add_secret
+        from vinops.rawstore import s3_bucket
 
-        if isinstance(bucket, str):
-            for secret in (access_key_id, secret_access_key):
-                add_secret(secret)
-            from prefect_aws import AwsClientParameters, AwsCredentials, S3Bucket
-
-            credentials = AwsCredentials(
-                aws_access_key_id=access_key_id,
-                aws_secret_access_key=secret_access_key,
-                region_name=region,
-                aws_client_parameters=AwsClientParameters(endpoint_url=endpoint_url, config=client_config),
-            )
-            self.bucket: S3Bucket = S3Bucket(bucket_name=bucket, credentials=credentials)
-        else:
-            if any(v is not None for v in (endpoint_url, access_key_id, secret_access_key, region, client_config)):
-                raise ValueError("S3PhotoStore: pass the endpoint, keys and region in the S3Bucket's credentials")
-            self.bucket = bucket
+        self.bucket: S3Bucket = s3_bucket(
+            bucket, endpoint_url=endpoint_url, access_key_id=access_key_id, secret_access_key=secret_access_key,
+            region=region, client_config=client_config, owner="S3PhotoStore",
+        )  # fmt: skip
         self.prefix = prefix.strip("/")
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self._client_cache: Any = None

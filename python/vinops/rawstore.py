@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # prefect-aws is imported lazily (it pulls in Prefect, which 
 
     from vinops.config import Settings
 
-__all__ = ["LocalRawStore", "RawStore", "RawStoreError", "RawStoreIOError", "S3RawStore", "raw_store_from"]
+__all__ = ["LocalRawStore", "RawStore", "RawStoreError", "RawStoreIOError", "S3RawStore", "raw_store_from", "s3_bucket"]
 
 log = logging.getLogger(__name__)
 
@@ -379,25 +379,11 @@ class S3RawStore:
         workdir: Path | None = None,
         client_config: dict[str, Any] | None = None,
     ) -> None:
-        from vinops.logs import add_secret
-
         _check_compression(compression)
-        if isinstance(bucket, str):
-            for secret in (access_key_id, secret_access_key):
-                add_secret(secret)
-            from prefect_aws import AwsClientParameters, AwsCredentials, S3Bucket
-
-            credentials = AwsCredentials(
-                aws_access_key_id=access_key_id,
-                aws_secret_access_key=secret_access_key,
-                region_name=region,
-                aws_client_parameters=AwsClientParameters(endpoint_url=endpoint_url, config=client_config),
-            )
-            self.bucket: S3Bucket = S3Bucket(bucket_name=bucket, credentials=credentials)
-        else:
-            if any(v is not None for v in (endpoint_url, access_key_id, secret_access_key, region, client_config)):
-                raise ValueError("S3RawStore: pass the endpoint, keys and region in the S3Bucket's credentials")
-            self.bucket = bucket
+        self.bucket: S3Bucket = s3_bucket(
+            bucket, endpoint_url=endpoint_url, access_key_id=access_key_id, secret_access_key=secret_access_key,
+            region=region, client_config=client_config, owner="S3RawStore",
+        )  # fmt: skip
         self._secrets = self._register_secrets()
         self.prefix = prefix.strip("/")
         self.compression = compression
@@ -701,3 +687,35 @@ def raw_store_from(settings: Settings) -> RawStore:
     if settings.raw_store != "local":
         raise ValueError(f"unknown raw store {settings.raw_store!r} (choose 'local' or 's3')")
     return LocalRawStore(settings.raw_root, settings.raw_compression, settings.raw_retention_days)
+
+
+def s3_bucket(
+    bucket: str | S3Bucket,
+    *,
+    endpoint_url: str | None,
+    access_key_id: str | None,
+    secret_access_key: str | None,
+    region: str | None,
+    client_config: dict[str, Any] | None,
+    owner: str,
+) -> S3Bucket:
+    """The prefect-aws ``S3Bucket`` of a store: built from a bucket name and plain arguments (the keys
+    registered for masking), or an existing ``S3Bucket`` passed through (then the plain arguments must be
+    unset: they live in its credentials). ``owner`` names the store in the error."""
+    from vinops.logs import add_secret
+
+    if not isinstance(bucket, str):
+        if any(v is not None for v in (endpoint_url, access_key_id, secret_access_key, region, client_config)):
+            raise ValueError(f"{owner}: pass the endpoint, keys and region in the S3Bucket's credentials")
+        return bucket
+    for secret in (access_key_id, secret_access_key):
+        add_secret(secret)
+    from prefect_aws import AwsClientParameters, AwsCredentials, S3Bucket
+
+    credentials = AwsCredentials(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        region_name=region,
+        aws_client_parameters=AwsClientParameters(endpoint_url=endpoint_url, config=client_config),
+    )
+    return S3Bucket(bucket_name=bucket, credentials=credentials)
