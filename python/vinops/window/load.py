@@ -410,7 +410,22 @@ def _validation_errors(w: _Window, rows_quarantined: int, rows_listed: int) -> l
         errors.append("the header lacks " + ", ".join(sorted(missing)))
     if rows_listed >= 1000 and w.copied.with_auction == 0:
         errors.append("no row has an auction time (Sale Date / Sale time unreadable?)")
+    if _ends_inside_a_row(w.source.path, s.get("quarantine") or [], rows_in):
+        # A file cut short (a transfer saved as complete) would make every lot after the cut look gone.
+        errors.append(f"the file ends inside its last row (row {rows_in} is incomplete and has no line break): truncated?")
     return errors
+
+
+def _ends_inside_a_row(path: Path | None, quarantine: list[dict[str, Any]], rows_in: int) -> bool:
+    """Whether the last row was quarantined and the file does not end with a line break."""
+    if path is None or not any(q.get("row") == rows_in and q.get("reason") == "field_count" for q in quarantine):
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) not in (b"\n", b"\r")
+    except OSError:
+        return False
 
 
 def _complete(w: _Window, p: _Plan) -> tuple[list[str], completion_rules.Decision, completion_rules.Outcome]:
