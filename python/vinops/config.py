@@ -32,6 +32,7 @@
 | `VINOPS_PHOTOS_RATE` | `10` | requests per second to the lot-images API and the photo host (`vinops images`; flows use Prefect's global limit) |
 | `VINOPS_PHOTOS_BURST` | `50` | burst of that token bucket |
 | `VINOPS_PHOTOS_RETRY_AFTER` | `24h` | a lot checked as "no photos" or failed is asked again only after this long |
+| `VINOPS_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object a line; `vinops.logs.JsonFormatter`) |
 
 Secrets (**secret** above, and the database URL's password) never appear in `repr(Settings)`. Flows take them
 from Prefect Secret blocks first (:func:`vinops.secrets.settings_for_flow`); `from_env` reads the environment only.
@@ -49,7 +50,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 
-__all__ = ["Settings", "data_dir", "parse_duration", "sql_dir"]
+__all__ = ["Settings", "data_dir", "log_format", "parse_duration", "sql_dir"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])", re.IGNORECASE)
 _UNIT = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -100,6 +101,14 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Path(platformdirs.user_data_dir("vinops", appauthor=False))
+
+
+def log_format(env: Mapping[str, str]) -> str:
+    """`$VINOPS_LOG_FORMAT` of ``env``: `text` (the default) or `json` (ValueError otherwise)."""
+    value = (env.get("VINOPS_LOG_FORMAT") or "text").strip().lower() or "text"
+    if value not in ("text", "json"):
+        raise ValueError(f"VINOPS_LOG_FORMAT={value!r} must be 'text' or 'json'")
+    return value
 
 
 def _default_user_agent() -> str:
@@ -185,6 +194,8 @@ class Settings:
     photos_rate: float = 10.0
     photos_burst: int = 50
     photos_retry_after: timedelta = timedelta(hours=24)
+    #: Log lines on stderr: "text" or "json" (vinops.logs.stderr_handler).
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if self.raw_compression not in ("zstd", "none"):
@@ -223,6 +234,8 @@ class Settings:
             raise ValueError(f"VINOPS_PHOTOS_BURST must be >= 1, not {self.photos_burst!r}")
         if self.photos_retry_after < timedelta(0):
             raise ValueError("VINOPS_PHOTOS_RETRY_AFTER must not be negative")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"VINOPS_LOG_FORMAT must be 'text' or 'json', not {self.log_format!r}")
         if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
             raise ValueError(
                 "give both VINOPS_S3_ACCESS_KEY_ID and VINOPS_S3_SECRET_ACCESS_KEY, or neither (boto3's own lookup)"
@@ -321,6 +334,7 @@ class Settings:
             photos_rate=_float(env, "VINOPS_PHOTOS_RATE", 10.0, 1e-6, 1e6),
             photos_burst=photos_burst,
             photos_retry_after=retry_td,
+            log_format=log_format(env),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings  # type: ignore[arg-type]

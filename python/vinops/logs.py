@@ -18,18 +18,29 @@ The command line installs :class:`MaskSecrets` on its stderr handler (:func:`std
 error messages; flows add the same filter to their handlers::
 
     handler.addFilter(MaskSecrets())
+
+Two formats (``VINOPS_LOG_FORMAT``, chosen by the command line): ``text``, one human-readable line
+(``HH:MM:SS LEVEL logger: message``), and ``json``, one JSON object a line (:class:`JsonFormatter`: ``time``,
+``level``, ``logger``, ``message``, then ``load_id``, ``stage``, ``seconds`` and any other attribute the
+record was given with ``extra=``), for a log collector. The mask applies to both: the filter masks the
+message and the traceback, and the JSON formatter masks every string it writes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import threading
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
-__all__ = ["MASK", "MaskSecrets", "add_secret", "mask", "stderr_handler"]
+__all__ = ["LOG_FORMATS", "MASK", "JsonFormatter", "MaskSecrets", "add_secret", "mask", "stderr_handler"]
+
+#: The log formats of :func:`stderr_handler`.
+LOG_FORMATS: tuple[str, ...] = ("text", "json")
 
 MASK = "***"
 
@@ -133,10 +144,69 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def stderr_handler(level: int = logging.NOTSET) -> logging.Handler:
-    """A human-readable handler on stderr (``HH:MM:SS LEVEL logger: message``) with :class:`MaskSecrets`."""
+#: Attributes every LogRecord has: the rest came from ``extra=`` and go into the JSON object.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+#: The extras a window's log lines carry, written first (null when a record has none).
+_FIRST_EXTRAS = ("load_id", "stage", "seconds")
+
+
+#: Mapping keys whose value is a secret whatever it looks like (an extra such as ``headers={"Cookie": …}``).
+_SECRET_KEY = re.compile(r"(?i)^(?:password|passwd|pgpassword|set-cookie|cookie|authorization|proxy-authorization|"
+                         r"authkey|auth_key|api_key|apikey|access_token)$")  # fmt: skip
+
+
+def _masked(value: Any) -> Any:
+    """``value`` ready for JSON with every string in it masked."""
+    if isinstance(value, str):
+        return mask(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): MASK if _SECRET_KEY.match(str(k)) else _masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_masked(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return mask(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line: ``time`` (ISO 8601, UTC, milliseconds), ``level``, ``logger``,
+    ``message``, ``load_id``, ``stage``, ``seconds`` (null when the record has none), every other ``extra=``
+    attribute, and ``exception`` / ``stack`` when there is one. Every string is masked (:func:`mask`), extras
+    included: a filter only sees the message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in _FIRST_EXTRAS:
+            out[key] = getattr(record, key, None)
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and key not in out and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            out["exception"] = record.exc_text
+        if record.stack_info:
+            out["stack"] = record.stack_info
+        return json.dumps(_masked(out), ensure_ascii=False)
+
+
+def stderr_handler(level: int = logging.NOTSET, log_format: str = "text") -> logging.Handler:
+    """A handler on stderr with :class:`MaskSecrets`: human-readable lines (``HH:MM:SS LEVEL logger: message``),
+    or with ``log_format="json"`` one JSON object a line (:class:`JsonFormatter`)."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
     handler = _StderrHandler()
     handler.setLevel(level)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     handler.addFilter(MaskSecrets())
     return handler

@@ -28,23 +28,27 @@ non-printable or non-ASCII character escaped (``\\x00``, ``\\ufffd``); a databas
 
 Logging goes to stderr, human-readable, every line masked: warnings and errors by default, ``-v`` adds
 progress (info), ``-vv`` debug (and the traceback of a failure), ``-q`` errors only. The options go before or
-after the command (``vinops -v ingest f.csv`` or ``vinops ingest f.csv -v``).
+after the command (``vinops -v ingest f.csv`` or ``vinops ingest f.csv -v``). ``VINOPS_LOG_FORMAT=json`` writes
+one JSON object a line instead (:class:`vinops.logs.JsonFormatter`), masked the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any, NoReturn
 
-from vinops import _core
+from vinops import _core, config
 from vinops.cli import common, errors
 from vinops.cli import db as db_commands
 from vinops.cli import files as file_commands
+from vinops.cli import health as health_commands
 from vinops.cli import images as image_commands
 from vinops.cli import ingest as ingest_commands
 from vinops.cli import run as run_commands
+from vinops.cli import serve as serve_commands
 from vinops.cli import taxonomy as taxonomy_commands
 from vinops.logs import stderr_handler
 
@@ -105,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_commands.add_arguments(sub)  # run (one window through the copart-window flow)
     taxonomy_commands.add_arguments(sub)  # taxonomy export|unknown
     image_commands.add_arguments(sub)  # images (lot photos)
+    serve_commands.add_arguments(sub)  # serve (/metrics, /health, /healthz, /readyz)
+    health_commands.add_arguments(sub)  # health (the verdict in the terminal)
 
     for leaf in _leaf_parsers(parser):
         _logging_options(leaf, top=False)
@@ -124,7 +130,11 @@ def _configure_logging(args: argparse.Namespace) -> tuple[logging.Handler, int]:
         level = logging.INFO
     else:
         level = logging.WARNING
-    handler = stderr_handler(logging.ERROR if quiet else logging.NOTSET)
+    try:
+        log_format = config.log_format(os.environ)
+    except ValueError:
+        log_format = "text"  # the settings report the invalid value as a usage error
+    handler = stderr_handler(logging.ERROR if quiet else logging.NOTSET, log_format)
     logger = logging.getLogger("vinops")
     previous = logger.level
     logger.setLevel(level)
