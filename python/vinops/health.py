@@ -430,7 +430,8 @@ def _raw_store(s: Snapshot, rules: Rules) -> Part:
         reasons.append(("degraded", f"the last window's file (load {load['load_id']}) is not in the raw store"))
     figures = {"files": s.raw_files, "bytes": s.raw_bytes, "pruned": s.raw_pruned,
                "last_key": load.get("raw_key") if load else None}  # fmt: skip
-    summary = f"{s.raw_files:,} files · {s.raw_bytes / 1e6:,.1f} MB (original size) · {s.raw_pruned:,} pruned"
+    summary = (f"{s.raw_files:,} file{'s' if s.raw_files != 1 else ''} kept · {s.raw_bytes / 1e6:,.1f} MB "
+               f"(original size) · {s.raw_pruned:,} pruned")  # fmt: skip
     return _part("raw_store", summary, reasons, figures)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 import threading
 from datetime import timedelta
 from typing import Any
@@ -48,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.server_close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    print("vinops serve: stopped", file=sys.stderr)
+    log.info("vinops serve: stopped")
     return 0
 
 

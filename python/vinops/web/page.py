@@ -31,7 +31,8 @@ h1{font-size:1.25rem;margin:0}
 .badge{display:inline-block;padding:4px 12px;border-radius:999px;color:#fff;font-weight:700;font-size:.95rem;
  text-transform:uppercase;letter-spacing:.04em}
 .when{color:var(--muted);font-size:.85rem;flex-basis:100%}
-main{display:grid;grid-template-columns:repeat(auto-fit,minmax(290px,1fr));gap:12px;padding:8px 16px 24px}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(290px,1fr));gap:12px;padding:8px 16px 24px;
+ align-items:start}
 .card{background:var(--card);border:1px solid var(--line);border-left:6px solid var(--state);border-radius:10px;
  padding:12px 14px;min-width:0}
 .card h2{font-size:1.05rem;margin:0 0 2px;display:flex;justify-content:space-between;gap:8px;align-items:baseline}
@@ -40,6 +41,9 @@ main{display:grid;grid-template-columns:repeat(auto-fit,minmax(290px,1fr));gap:1
 .reasons{margin:0 0 8px;padding-left:18px;color:var(--state);font-size:.9rem;overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:auto 1fr;gap:2px 12px;margin:0;font-size:.9rem}
 dt{color:var(--muted)}dd{margin:0;text-align:right;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+.keys{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:8px;padding:0 16px 4px;margin:0}
+.keys div{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:8px 12px}
+.keys dt{font-size:.8rem}.keys dd{text-align:left;font-size:1.35rem;font-weight:700}
 .wide{grid-column:1/-1}
 .chart svg{display:block;width:100%;height:96px;background:var(--bg);border-radius:6px}
 .axis{display:flex;justify-content:space-between;color:var(--muted);font-size:.75rem;margin-top:2px}
@@ -75,14 +79,24 @@ def _seconds(value: Any) -> str:
 
 
 def _time(value: Any) -> str:
-    """An ISO 8601 instant as ``YYYY-MM-DD HH:MM UTC``."""
+    """An ISO 8601 instant as ``6 Dec 23:34 UTC``."""
     if not value:
         return "–"
     try:
         t = datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
-    return t.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{t.day} {t.strftime('%b %H:%M')} UTC"
+
+
+def _age(seconds: Any) -> str:
+    """Seconds as ``3 h 05 min``, ``12 min``, ``40 s``."""
+    if seconds is None:
+        return "–"
+    s = max(0, int(float(seconds)))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 60} min" if s >= 60 else f"{s} s"
 
 
 #: The figures each card shows: (key in Part.figures, label, formatter).
@@ -177,11 +191,28 @@ def _card(part: Part) -> str:
     )
 
 
+def _keys(report: HealthReport) -> str:
+    """The key figures above the cards: what the site shows and how fresh it is."""
+    db = report.part("database").figures
+    last = report.part("last_window").figures
+    tiles = [("vehicles", "vehicles", _n(db.get("vehicles"))), ("lots", "lots", _n(db.get("lots"))),
+             ("active_lots", "active lots", _n(db.get("active_lots"))),
+             ("last_window_age", "last window", _age(last.get("age_seconds")) + (" ago" if last else "")),
+             ("last_window_rows", "its rows", _n(last.get("rows_in"))),
+             ("last_window_seconds", "its seconds", _seconds(last.get("seconds")).removesuffix(" s"))]  # fmt: skip
+    if not db:  # the database could not be read: no figures to show
+        return ""
+    return '<dl class="keys">' + "".join(
+        f'<div><dt>{escape(label)}</dt><dd data-key="{key}">{escape(text)}</dd></div>' for key, label, text in tiles
+    ) + "</dl>"
+
+
 def render(report: HealthReport, *, refresh_seconds: int = 30) -> str:
     """The page of ``report``: a badge with the overall state, a card per part, the chart of 24 h of windows."""
     colour = _STATE_COLOUR[report.status]
     checked = report.checked_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     cards = "".join(_card(p) for p in report.parts)
+    keys = _keys(report)
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8">'
@@ -194,7 +225,7 @@ def render(report: HealthReport, *, refresh_seconds: int = 30) -> str:
         f"{escape(report.status)}</span>"
         f'<span class="when">checked {escape(checked)} · reloads every {int(refresh_seconds)} s · '
         f'<a href="/health?format=json">JSON</a> · <a href="/metrics">metrics</a></span></header>'
-        f"<main>{cards}{_chart(report.windows_24h, report.checked_at)}</main>"
+        f"{keys}<main>{_chart(report.windows_24h, report.checked_at)}{cards}</main>"
         f"<footer>HTTP {report.http_status}. States and rules: README, “Health and metrics”.</footer>"
         "</body></html>\n"
     )
