@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vinops.cli import main
-from vinops.taxonomy import DOMAINS, Taxonomy, export_rows, load
+from vinops.taxonomy import DOMAINS, LANGS, Taxonomy, export_rows, load
 
 CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 
@@ -115,3 +115,51 @@ def test_export_bad_input_is_one_line(argv: list[str], message: str, capsys: pyt
 def test_export_rows_rejects_a_language(taxonomy: Taxonomy) -> None:
     with pytest.raises(ValueError, match="unsupported label language"):
         export_rows(taxonomy, "fr")
+
+
+#: Labels the 2026-12 review changed because the old ones changed the meaning (sql/taxonomy/README.md,
+#: "Review 2026-12"), as the site must now show them: (domain, code, state) → (en, ru).
+REVIEWED = {
+    ("title_type", "CT", ""): ("Certificate of title", "Титул (Certificate of Title)"),
+    ("title_type", "RR", ""): (
+        "Rebuilt and salvage-rebuildable title",
+        "Титул с двумя отметками: ТС восстановлено (Rebuilt) и аварийное, подлежит восстановлению (Salvage Rebuildable)",
+    ),
+    ("title_type", "RC", ""): (
+        "Reconstructed, no other brands",
+        "Титул восстановленного ТС (Reconstructed), без других отметок",
+    ),
+    ("title_type", "RT", ""): ("Rebuilt title", "Титул восстановленного ТС (Rebuilt)"),
+    ("title_type", "SC", ""): ("Salvage title", "Аварийный титул (Salvage)"),
+    ("title_type", "JT", ""): ("Certificate of title – junk", "Титул с отметкой «утиль» (Junk)"),
+    ("title_type", "TB", ""): ("Tribal certificate of title", "Титул, выданный властями индейского племени"),
+    ("title_type", "GT", ""): ("Government-owned vehicle title", "Титул на ТС госоргана"),
+    ("title_type", "SM", "NY"): (
+        "New York State salvage certificate (DMV form MV-907A)",
+        "Штат Нью-Йорк: аварийное свидетельство (Salvage, форма DMV MV-907A)",
+    ),
+    ("condition", "NOT_VERIFIED", ""): ("Engine start not verified", "Запуск не подтверждён"),
+    ("sale_type", "ON_APPROVAL", ""): (
+        "On approval (the seller must approve the sale)",
+        "Требует одобрения продавца (On Approval)",
+    ),
+    ("sale_type", "MINIMUM_BID", ""): ("On minimum bid (reserve price)", "С резервной ценой (On Minimum Bid)"),
+    ("odometer_brand", "EXEMPT", ""): ("Exempt (mileage not declared)", "Пробег не декларируется (Exempt)"),
+    ("odometer_brand", "EXCEEDS_MECHANICAL_LIMITS", ""): ("Exceeds mechanical limits", "Пробег превышает предел одометра"),
+    ("damage", "REJECTED_REPAIR", ""): ("Rejected repair", "Ремонт не принят (Rejected Repair)"),
+    ("body_style", "UTILITY", ""): ("Utility vehicle", "Внедорожник (Utility)"),
+    ("body_style", "AUTOCYCLE", ""): ("Autocycle (three-wheeler)", "Трицикл (Autocycle)"),
+    ("color", "BURNED", ""): ("Burned (color cannot be determined)", "Обгоревший (цвет не определяется)"),
+    ("vehicle_type", "OTHER", ""): ("Other", "Другое"),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_export_shows_the_reviewed_labels(lang: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(["taxonomy", "export", "--lang", lang], capsys)
+    assert code == 0 and err == ""
+    rows = {(r["domain"], r["code"], r["state"]): r["label"] for r in csv.DictReader(io.StringIO(out, newline=""))}
+    shown = {key: rows.get(key) for key in REVIEWED}
+    assert shown == {key: labels[LANGS.index(lang)] for key, labels in REVIEWED.items()}
+    # the one most-used title code (a third of the lots) no longer reads as a clean title
+    assert "clean" not in rows[("title_type", "CT", "")].lower() and "чист" not in rows[("title_type", "CT", "")].lower()

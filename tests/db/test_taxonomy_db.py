@@ -329,3 +329,104 @@ def test_taxonomy_unknown_cli_empty_and_errors(
     # a server that cannot be reached: a retry may help (EX_TEMPFAIL)
     code_, out, err = _cli(["taxonomy", "unknown", "--database-url", "postgresql:///nowhere?host=/nonexistent"], capsys)
     assert code_ == 75 and out == "" and err.count("\n") == 1 and err.startswith("vinops: error:")
+
+
+# --- relabelling: `vinops db migrate` replaces the labels of an existing database ----------------------
+
+#: Labels as the files had them before the 2026-12 review (a sample of the rows it changed):
+#: (domain, code) → (en, ru), and the title-state labels (code, state) → (en, ru).
+LABELS_BEFORE_REVIEW = {
+    ("title_type", "CT"): ("Certificate of title (clean)", "Чистый титул (Certificate of Title)"),
+    ("title_type", "RR"): ("Rebuilt and salvage-rebuildable title", "Восстановленный (Rebuilt), ранее аварийный"),
+    ("title_type", "SM"): ("Salvage certificate (MV-907A)", "Аварийное свидетельство (MV-907A)"),
+    ("condition", "NOT_VERIFIED"): ("Not verified", "Не проверялся"),
+    ("sale_type", "ON_APPROVAL"): ("On approval by the seller", "С одобрением продавца"),
+    ("sale_type", "MINIMUM_BID"): ("Minimum bid (reserve)", "С минимальной ставкой (резерв)"),
+    ("odometer_brand", "EXEMPT"): ("Exempt", "Освобождён от указания пробега"),
+    ("color", "BURNED"): ("Burned (colour cannot be determined)", "Обгорел (цвет не определить)"),
+}
+STATE_LABELS_BEFORE_REVIEW = {
+    ("SM", "NY"): (
+        "New York salvage certificate (DMV form MV-907A)",
+        "Аварийное свидетельство штата Нью-Йорк (форма DMV MV-907A)",
+    ),
+}
+
+
+def _rewrite_labels(path: Path, key: tuple[str, str], labels: dict[tuple[str, str], tuple[str, str]]) -> None:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header = list(reader.fieldnames or [])
+        rows = list(reader)
+    for row in rows:
+        old = labels.get((row[key[0]], row[key[1]]))
+        if old:
+            row["en"], row["ru"] = old
+    assert sum((r[key[0]], r[key[1]]) in labels for r in rows) == len(labels)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_migrate_replaces_labels_seeded_before_the_review(
+    db_url: str, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tmp_path / "taxonomy"
+    shutil.copytree(sql_dir() / "taxonomy", before)
+    _rewrite_labels(before / "terms.csv", ("domain", "code"), LABELS_BEFORE_REVIEW)
+    _rewrite_labels(before / "title_state_labels.csv", ("code", "state"), STATE_LABELS_BEFORE_REVIEW)
+    rows = [
+        lot(1, title_state="NY", title_type="SM", title_type_code=code("title_type", "SM"),
+            lot_cond="E", lot_cond_code=code("condition", "E"),
+            runs_drives="DEFAULT", runs_drives_code=code("condition", "DEFAULT"),
+            sale_status="On Approval", sale_status_code=code("sale_type", "On Approval"),
+            odometer_brand="E", odometer_brand_code=code("odometer_brand", "E")),
+        lot(2, title_state="MI", title_type="CT", title_type_code=code("title_type", "CT"),
+            sale_status="On Minimum Bid", sale_status_code=code("sale_type", "On Minimum Bid"),
+            color="BURN", color_code=code("color", "BURN")),
+        lot(3, title_state="FL", title_type="RR", title_type_code=code("title_type", "RR")),
+    ]  # fmt: skip
+    lot_codes = "SELECT lot_number, title_type_code, lot_cond_code, runs_drives_code, sale_status_code, " \
+        "odometer_brand_code, color_code FROM lots ORDER BY lot_number"  # fmt: skip
+    with psycopg.connect(db_url) as conn:
+        seed_taxonomy(conn, before)
+        load_window(conn, source(rows), settings, store_raw=False)
+        ids_before = _rows(conn, "SELECT id, domain, code FROM taxonomy.terms ORDER BY id")
+        lots_before = _rows(conn, lot_codes)
+        old = {x["lot_number"]: x for x in _rows(conn, "SELECT * FROM lot_labels('ru')")}
+    # what a database seeded from the old files shows today
+    assert old[2]["title_type"] == "Чистый титул (Certificate of Title)"
+    assert old[1]["title_type"] == "Аварийное свидетельство штата Нью-Йорк (форма DMV MV-907A)"
+    assert (old[1]["lot_cond"], old[1]["runs_drives"]) == ("Не проверялся", "Не проверялся")
+
+    exit_code, out, err = _cli(["db", "migrate", "--database-url", db_url], capsys)
+    assert exit_code == 0, err
+    assert f"taxonomy: {len(TX.terms)} terms" in out
+
+    with psycopg.connect(db_url) as conn:
+        terms = _rows(conn, "SELECT domain, id, code, en, ru FROM taxonomy.terms ORDER BY id")
+        states = _rows(conn, "SELECT code, state, en, ru FROM taxonomy.title_state_labels")
+        ru = {x["lot_number"]: x for x in _rows(conn, "SELECT * FROM lot_labels('ru')")}
+        en = {x["lot_number"]: x for x in _rows(conn, "SELECT * FROM lot_labels('en')")}
+        # codes and ids are untouched, so every lot keeps its meaning
+        assert _rows(conn, "SELECT id, domain, code FROM taxonomy.terms ORDER BY id") == ids_before
+        assert _rows(conn, lot_codes) == lots_before
+    assert [(t["domain"], t["id"], t["code"], t["en"], t["ru"]) for t in terms] == [
+        (t.domain, t.id, t.code, t.en, t.ru) for t in sorted(TX.terms, key=lambda t: t.id)
+    ]
+    assert {(s["code"], s["state"], s["en"], s["ru"]) for s in states} == {
+        (x.code, x.state, x.en, x.ru) for x in TX.title_state_labels
+    }
+    for (domain, term_code), (old_en, old_ru) in LABELS_BEFORE_REVIEW.items():
+        assert (TX.term(domain, term_code).en, TX.term(domain, term_code).ru) != (old_en, old_ru)
+    assert ru[2]["title_type"] == TX.term("title_type", "CT").ru == "Титул (Certificate of Title)"
+    assert en[2]["title_type"] == "Certificate of title"
+    assert ru[1]["title_type"] == TX.title_label("SM", "NY")[1]  # type: ignore[index]
+    assert ru[1]["title_type"].startswith("Штат Нью-Йорк: ")
+    assert ru[1]["lot_cond"] == ru[1]["runs_drives"] == TX.term("condition", "NOT_VERIFIED").ru == "Запуск не подтверждён"
+    assert (ru[1]["sale_status"], ru[2]["sale_status"]) == (
+        TX.term("sale_type", "ON_APPROVAL").ru, TX.term("sale_type", "MINIMUM_BID").ru)  # fmt: skip
+    assert ru[1]["odometer_brand"] == TX.term("odometer_brand", "EXEMPT").ru
+    assert (ru[2]["color"], en[2]["color"]) == (TX.term("color", "BURNED").ru, TX.term("color", "BURNED").en)
+    assert ru[3]["title_type"] == TX.term("title_type", "RR").ru and "ранее" not in ru[3]["title_type"]
