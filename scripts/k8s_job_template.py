@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if have == want:
         print(f"{TEMPLATE_FILE.relative_to(REPO)} matches the chart")
         return 0
-    diff = difflib.unified_diff(have.splitlines(), want.splitlines(), "k8s/base-job-template.json", "the chart's render",
-                                lineterm="")  # fmt: skip
+    diff = difflib.unified_diff(have.splitlines(), want.splitlines(), "k8s/base-job-template.json",
+                                "the chart's render", lineterm="")  # fmt: skip
     print("\n".join(diff), file=sys.stderr)
     print("k8s/base-job-template.json differs from the chart: run scripts/k8s_job_template.py", file=sys.stderr)
     return 1

@@ -34,7 +34,11 @@ def production_values() -> dict[str, Any]:
     return helm_python.values_from_yaml(PRODUCTION_VALUES.read_text())
 
 
-def render(values: dict[str, Any] | None = None, *, namespace: str = "vinops", release: str = "vinops") -> list[dict[str, Any]]:
+Rendered = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+def render(values: dict[str, Any] | None = None, *, namespace: str = "vinops",
+           release: str = "vinops") -> list[dict[str, Any]]:  # fmt: skip
     with helm_python.Chart.load(CHART) as chart:
         manifests = chart.render(values or {}, name=release, namespace=namespace, is_install=True)
     objects = []
@@ -47,7 +51,8 @@ def render(values: dict[str, Any] | None = None, *, namespace: str = "vinops", r
 
 def notes(values: dict[str, Any] | None = None) -> str:
     with helm_python.Chart.load(CHART) as chart:
-        return chart.render(values or {}, name="vinops", namespace="vinops", is_install=True)["vinops/templates/NOTES.txt"]
+        manifests = chart.render(values or {}, name="vinops", namespace="vinops", is_install=True)
+    return manifests["vinops/templates/NOTES.txt"]
 
 
 def one(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -60,12 +65,12 @@ CASES = {"default values": lambda: {}, "production values": production_values}
 
 
 @pytest.fixture(params=sorted(CASES), scope="module")
-def rendered(request: pytest.FixtureRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def rendered(request: pytest.FixtureRequest) -> Rendered:
     values = CASES[request.param]()
     return values, render(values)
 
 
-def test_every_object_is_valid_kubernetes(rendered: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+def test_every_object_is_valid_kubernetes(rendered: Rendered) -> None:
     _, objects = rendered
     kinds = sorted(o["kind"] for o in objects)
     assert {"ConfigMap", "Deployment", "Job", "Role", "RoleBinding", "ServiceAccount"} <= set(kinds)
@@ -114,7 +119,7 @@ def test_rbac_is_the_workers_namespace_only() -> None:
             assert template["variables"]["properties"]["namespace"]["default"] == namespace
 
 
-def test_the_worker_runs_the_pool_with_the_charts_template(rendered: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+def test_the_worker_runs_the_pool_with_the_charts_template(rendered: Rendered) -> None:
     values, objects = rendered
     import prefect
 
@@ -141,13 +146,14 @@ def test_the_worker_runs_the_pool_with_the_charts_template(rendered: tuple[dict[
     assert env["PREFECT_API_URL"]["value"] == "http://prefect-server.prefect.svc.cluster.local:4200/api"
     if values:
         assert env["PREFECT_KUBERNETES_CLUSTER_UID"]["value"] == values["worker"]["clusterUid"]
-        assert env["PREFECT_API_AUTH_STRING"]["valueFrom"]["secretKeyRef"] == {"name": "prefect-auth", "key": "auth-string"}
+        auth = env["PREFECT_API_AUTH_STRING"]["valueFrom"]["secretKeyRef"]
+        assert auth == {"name": "prefect-auth", "key": "auth-string"}
         assert args[args.index("--limit") + 1] == "4"
     else:
         assert "PREFECT_KUBERNETES_CLUSTER_UID" not in env  # offline: the install-time lookup finds nothing
 
 
-def test_the_migration_is_a_hook_with_the_database_secret(rendered: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+def test_the_migration_is_a_hook_with_the_database_secret(rendered: Rendered) -> None:
     _, objects = rendered
     job = one(objects, "Job")
     annotations = job["metadata"]["annotations"]
@@ -179,7 +185,7 @@ def _env_entries(node: Any) -> list[dict[str, Any]]:
     return found
 
 
-def test_no_secret_value_is_rendered(rendered: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+def test_no_secret_value_is_rendered(rendered: Rendered) -> None:
     _, objects = rendered
     assert not [o for o in objects if o["kind"] == "Secret"]
     template = json.loads(one(objects, "ConfigMap", "vinops-base-job-template")["data"]["baseJobTemplate.json"])
@@ -257,7 +263,8 @@ def test_schema_accepts_the_defaults_and_production_values() -> None:
     [
         ({"secrets": {"databaseUrl": "postgresql://vinops:hunter2@db:5432/vinops"}}, "/secrets/databaseUrl"),
         ({"secrets": {"feedUrl": {"value": "https://feed.example/salesdata.cgi?authKey=k"}}}, "/secrets/feedUrl"),
-        ({"secrets": {"s3SecretAccessKey": {"name": "wJalrXUtnFEMI/K7MDENG+bPxRfiCY", "key": "k"}}}, "/secrets/s3SecretAccessKey/name"),
+        ({"secrets": {"s3SecretAccessKey": {"name": "wJalrXUtnFEMI/K7MDENG+bPxRfiCY", "key": "k"}}},
+         "/secrets/s3SecretAccessKey/name"),
         ({"worker": {"cloudApiConfig": {"apiKey": "pnu_0123456789"}}}, "/worker/cloudApiConfig"),
     ],
 )

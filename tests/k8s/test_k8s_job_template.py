@@ -89,8 +89,8 @@ def _strict_job(manifest: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-async def _flow_run_job(api_url: str, pool_name: str, template: dict[str, Any],
-                        job_variables: dict[str, Any], run_variables: dict[str, Any]) -> tuple[dict[str, Any], Any]:  # fmt: skip
+async def _flow_run_job(pool_name: str, template: dict[str, Any], job_variables: dict[str, Any],
+                        run_variables: dict[str, Any]) -> tuple[dict[str, Any], Any]:  # fmt: skip
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
@@ -171,7 +171,7 @@ def test_a_flow_run_becomes_the_job_prefect_yaml_asks_for(prefect_api: str) -> N
     job_variables = _pool_job_variables()
     # A flow run may override a variable; here the memory limit of this one run.
     job, flow_run = asyncio.run(
-        _flow_run_job(prefect_api, "vinops-k8s-default", template, job_variables, {"memory_limit": "1536Mi"})
+        _flow_run_job("vinops-k8s-default", template, job_variables, {"memory_limit": "1536Mi"})
     )
     container = _check_common(job, flow_run, prefect_api)
     assert container["image"] == job_variables["image"] == "ghcr.io/vinops/vinops:0.1.0"
@@ -196,7 +196,7 @@ def test_the_production_template_with_its_own_defaults(prefect_api: str) -> None
     template = _script().render_base_job_template(
         helm_python.values_from_yaml(PRODUCTION_VALUES.read_text())
     )
-    job, flow_run = asyncio.run(_flow_run_job(prefect_api, "vinops-k8s-production", template, {}, {}))
+    job, flow_run = asyncio.run(_flow_run_job("vinops-k8s-production", template, {}, {}))
     container = _check_common(job, flow_run, prefect_api)
     assert container["image"] == "registry.example.com/vinops/vinops:0.1.0"
     assert container["resources"] == {"requests": {"cpu": "1", "memory": "768Mi"},
