@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run records` (from vinops_core/): arbitrary bytes through `RecordReader`, with
+//! `RUSTC_BOOTSTRAP=1 cargo fuzz run records` (from vinops_core/; or `bash scripts/fuzz.sh`): arbitrary bytes through `RecordReader`, with
 //! and without an expected field count, and through both dialect passes; see `records_check.rs`.
 #![no_main]
 
