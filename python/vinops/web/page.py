@@ -39,12 +39,15 @@ main{display:grid;grid-template-columns:repeat(auto-fit,minmax(290px,1fr));gap:1
 .state{font-size:.8rem;font-weight:700;color:var(--state);text-transform:uppercase;letter-spacing:.04em}
 .summary{margin:0 0 8px;color:var(--muted);font-size:.9rem;overflow-wrap:anywhere}
 .reasons{margin:0 0 8px;padding-left:18px;color:var(--state);font-size:.9rem;overflow-wrap:anywhere}
-dl{display:grid;grid-template-columns:auto 1fr;gap:2px 12px;margin:0;font-size:.9rem}
+dl{margin:0;font-size:.9rem}
+.row{display:flex;justify-content:space-between;align-items:baseline;gap:12px;padding:1px 0}
+.row.wide{display:block}.row.wide dd{text-align:left}
 dt{color:var(--muted)}dd{margin:0;text-align:right;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
 .keys{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:8px;padding:0 16px 4px;margin:0}
 .keys div{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:8px 12px}
-.keys dt{font-size:.8rem}.keys dd{text-align:left;font-size:1.35rem;font-weight:700}
-.wide{grid-column:1/-1}
+.keys div{display:block}.keys dt{font-size:.8rem}.keys dd{text-align:left;font-size:1.35rem;font-weight:700}
+.wide{grid-column:1/-1}.nowrap{white-space:nowrap}
+.why{margin:0;padding:0 16px 8px 34px;color:var(--state);font-weight:600;font-size:.95rem;overflow-wrap:anywhere}
 .chart svg{display:block;width:100%;height:96px;background:var(--bg);border-radius:6px}
 .axis{display:flex;justify-content:space-between;color:var(--muted);font-size:.75rem;margin-top:2px}
 .legend{display:flex;flex-wrap:wrap;gap:4px 12px;font-size:.8rem;color:var(--muted);margin-top:6px;padding:0;list-style:none}
@@ -90,13 +93,18 @@ def _time(value: Any) -> str:
 
 
 def _age(seconds: Any) -> str:
-    """Seconds as ``3 h 05 min``, ``12 min``, ``40 s``."""
+    """Seconds as ``3h 05m``, ``12 min``, ``40 s``."""
     if seconds is None:
         return "–"
     s = max(0, int(float(seconds)))
     if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
     return f"{s // 60} min" if s >= 60 else f"{s} s"
+
+
+def _words(value: Any) -> str:
+    """``not_modified`` → ``not modified``."""
+    return "–" if value is None else str(value).replace("_", " ")
 
 
 #: The figures each card shows: (key in Part.figures, label, formatter).
@@ -110,7 +118,7 @@ _FIGURES: dict[str, list[tuple[str, str, Any]]] = {
                     ("vehicles_inserted", "new vehicles", _n), ("lots_pending_result", "to pending result", _n),
                     ("lots_not_sold", "to not sold", _n), ("quarantine_share", "quarantine share", _pct),
                     ("unknown_rate", "unknown taxonomy rate", _pct), ("seconds", "seconds", _seconds)],
-    "fetch": [("last_run_outcome", "last run", _n), ("last_run_at", "at", _time),
+    "fetch": [("last_run_outcome", "last run", _words), ("last_run_at", "at", _time),
               ("http_status", "HTTP status", _n), ("consecutive_failures", "failed in a row", _n),
               ("ingest_errors", "windows rolled back", _n)],
     "photos": [("stored", "photos stored", _n), ("bytes", "size", _mb), ("coverage", "active lots with photos", _pct),
@@ -174,13 +182,13 @@ def _card(part: Part) -> str:
             continue
         value = part.figures[key]
         raw = "" if value is None else str(value)
-        rows.append(f'<dt>{escape(label)}</dt><dd data-figure="{escape(key)}" data-value="{escape(raw)}">'
-                    f"{escape(fmt(value))}</dd>")  # fmt: skip
+        nowrap = ' class="nowrap"' if fmt is _time else ""
+        rows.append(f'<div class="row"><dt>{escape(label)}</dt><dd data-figure="{escape(key)}" '
+                    f'data-value="{escape(raw)}"{nowrap}>{escape(fmt(value))}</dd></div>')  # fmt: skip
     failure = part.figures.get("last_failure") if part.name == "fetch" else None
     if failure:
-        rows.append(f'<dt class="wide">last failure, {escape(_time(failure.get("at")))}</dt>'
-                    f'<dd class="wide" data-figure="last_failure" style="text-align:left">'
-                    f"{escape(str(failure.get('reason') or ''))}</dd>")  # fmt: skip
+        rows.append(f'<div class="row wide"><dt>last failure, {escape(_time(failure.get("at")))}</dt>'
+                    f'<dd data-figure="last_failure">{escape(str(failure.get("reason") or ""))}</dd></div>')  # fmt: skip
     return (
         f'<section class="card" data-part="{escape(part.name)}" data-status="{escape(part.status)}" '
         f'style="--state:{colour}"><h2>{escape(part.title)}<span class="state">{escape(part.status)}</span></h2>'
@@ -213,6 +221,9 @@ def render(report: HealthReport, *, refresh_seconds: int = 30) -> str:
     checked = report.checked_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     cards = "".join(_card(p) for p in report.parts)
     keys = _keys(report)
+    # Why it is not healthy, above everything (on a phone the cards are below the fold).
+    why = "".join(f"<li>{escape(p.title)}: {escape(r)}</li>" for p in report.parts for r in p.reasons)
+    why = f'<ul class="why" id="why" style="--state:{colour}">{why}</ul>' if why else ""
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8">'
@@ -225,7 +236,7 @@ def render(report: HealthReport, *, refresh_seconds: int = 30) -> str:
         f"{escape(report.status)}</span>"
         f'<span class="when">checked {escape(checked)} · reloads every {int(refresh_seconds)} s · '
         f'<a href="/health?format=json">JSON</a> · <a href="/metrics">metrics</a></span></header>'
-        f"{keys}<main>{_chart(report.windows_24h, report.checked_at)}{cards}</main>"
+        f"{why}{keys}<main>{_chart(report.windows_24h, report.checked_at)}{cards}</main>"
         f"<footer>HTTP {report.http_status}. States and rules: README, “Health and metrics”.</footer>"
         "</body></html>\n"
     )
