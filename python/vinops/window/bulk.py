@@ -7,7 +7,14 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-__all__ = ["BULK_FK_MIN_ROWS", "add_foreign_keys", "drop_foreign_keys", "drop_secondary_indexes", "row_estimate"]
+__all__ = [
+    "BULK_FK_MIN_ROWS",
+    "add_foreign_keys",
+    "drop_foreign_keys",
+    "drop_secondary_indexes",
+    "may_alter",
+    "row_estimate",
+]
 
 #: A window inserting at least this many lots (and a quarter of the table) loads in bulk: inside the
 #: window's transaction the foreign keys from lots and vehicles to other tables and their secondary indexes
@@ -17,6 +24,18 @@ __all__ = ["BULK_FK_MIN_ROWS", "add_foreign_keys", "drop_foreign_keys", "drop_se
 #: than a rebuild. lots.relisted_as (a key to lots itself) stays: new lots carry none, so its per-row check
 #: stops at the NULL. The tables are locked for the duration (a first load or a backfill).
 BULK_FK_MIN_ROWS = 10_000
+
+
+def may_alter(conn: psycopg.Connection, *tables: str) -> bool:
+    """Whether this session may drop and re-add the keys and indexes of every table: only their owner (or a
+    member of the owning role) may. A loader logged in with the ``vinops_writer`` role (migration 0005) is not,
+    and loads with per-row checks instead: the same rows, slower."""
+    return bool(
+        conn.execute(
+            "SELECT bool_and(pg_has_role(relowner, 'USAGE')) FROM pg_class WHERE oid = ANY(%s::regclass[])",
+            (list(tables),),
+        ).fetchone()[0]  # type: ignore[index]
+    )
 
 
 def _outgoing_foreign_keys(conn: psycopg.Connection, table: str) -> list[tuple[str, str]]:

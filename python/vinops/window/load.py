@@ -357,7 +357,11 @@ def _plan(w: _Window) -> _Plan:
 def _write(w: _Window, p: _Plan) -> None:
     t0 = time.perf_counter()
     w.enter("write")
-    if p.lots_inserted >= bulk.BULK_FK_MIN_ROWS and p.lots_inserted * 4 >= bulk.row_estimate(w.conn, "public.lots"):
+    if (
+        p.lots_inserted >= bulk.BULK_FK_MIN_ROWS
+        and p.lots_inserted * 4 >= bulk.row_estimate(w.conn, "public.lots")
+        and bulk.may_alter(w.conn, "public.lots", "public.vehicles")
+    ):
         with w.clock("bulk"):
             for table in ("public.lots", "public.vehicles"):
                 w.dropped_keys[table] = bulk.drop_foreign_keys(w.conn, table)

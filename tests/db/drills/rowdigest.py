@@ -13,7 +13,8 @@ that record when (or how fast) the row was written. Decided from ``sql/migration
   which a rolled-back window still advances. A column holding a load id (``load_id``, ``first_load_id``,
   ``last_load_id``) is compared as the SHA-256 of that window's file; ``lot_events`` keeps its order as
   each lot's event number; ``raw.csv_files.summary`` without its ``load_id``, the completion's
-  ``reference_load_id`` and ``statement_seconds`` (timings).
+  ``reference_load_id``, ``statement_seconds`` (timings) and ``bulk_foreign_keys`` (how the keys were
+  checked: only a table's owner may drop and re-add them, so a ``vinops_writer`` login checks them per row).
 
 ``window_at``, ``first_seen_at``, ``status_changed_at``, ``source_window_at`` … are NOT write times: they come
 from the files and must match. The attempt logs ``audit.ingest_errors`` and ``audit.window_runs`` are not
@@ -86,7 +87,9 @@ def _select(table: str, columns: list[tuple[str, str, str | None, str]]) -> sql.
         if column in LOAD_ID_COLUMNS:
             exprs.append(sql.SQL("(SELECT f.sha256 FROM raw.csv_files f WHERE f.load_id = {})").format(col))
         elif table == "raw.csv_files" and column == "summary":
-            exprs.append(sql.SQL("{} - 'load_id' - 'statement_seconds' #- '{{completion,reference_load_id}}'").format(col))
+            exprs.append(sql.SQL(
+                "{} - 'load_id' - 'statement_seconds' - 'bulk_foreign_keys' #- '{{completion,reference_load_id}}'"
+            ).format(col))  # fmt: skip
         else:
             exprs.append(col)
     assert exprs and names
