@@ -260,11 +260,10 @@ def read_snapshot(conn: psycopg.Connection, *, history: timedelta = timedelta(ho
             "last_check_at": p[7],
         }
         if snap.photos_started:
-            cov = _one(conn, "photo_coverage")
-            assert cov is not None
-            snap.photos["coverage"] = float(cov[2]) if cov[2] is not None else None
-            snap.photos["with_photos"] = int(cov[1])
-            snap.photos["backlog"] = int(_one(conn, "photo_backlog")[0])  # type: ignore[index]
+            active, with_photos, backlog = _one(conn, "photo_lots")  # type: ignore[misc]
+            snap.photos["coverage"] = int(with_photos) / int(active) if active else None
+            snap.photos["with_photos"] = int(with_photos)
+            snap.photos["backlog"] = int(backlog)
     return snap
 
 
