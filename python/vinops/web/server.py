@@ -152,6 +152,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         t0 = time.perf_counter()
+        try:
+            self._route(t0)
+        except ConnectionError:  # the client went away
+            raise
+        except Exception:  # noqa: BLE001 - a bug answers 500 with a logged traceback, never a dropped connection
+            log.exception("%s %s failed", self.command, urlsplit(self.path).path)
+            self._send(500, b"internal error: see the server's log\n", "text/plain; charset=utf-8", t0=t0)
+
+    def _route(self, t0: float) -> None:
         app = self.server.app
         url = urlsplit(self.path)
         if url.path == "/metrics":
