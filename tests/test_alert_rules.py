@@ -2,7 +2,7 @@
 package that ships it is a 96 MB server install), every alert the issue asks for, and each expression naming
 only metrics ``/metrics`` exposes: compared with :data:`vinops.metrics.METRICS` and with the exposition the
 real collector writes (tests/db/test_serve.py checks that a scrape after a real window exposes exactly
-``METRICS``)."""
+``METRICS``, and that it holds every metric the rules name)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from vinops.cli import main
@@ -260,6 +261,10 @@ def test_metrics_after_real_windows(feed: Any, settings: Settings, db_url: str, 
     assert value(m, "vinops_photo_coverage_ratio") == pytest.approx(1 / lots)
     assert value(m, "vinops_photo_backlog_lots") == with_url - 1
     assert names(m) == set(METRICS)
+    # every metric an alert rule reads is in this live scrape (tests/test_alert_rules.py parses the rules fully)
+    rules = yaml.safe_load((Path(__file__).resolve().parents[2] / "k8s" / "prometheus-rules.yaml").read_text())
+    named = {n for g in rules["groups"] for rule in g["rules"] for n in re.findall(r"\bvinops_[a-z_]+", rule["expr"])}
+    assert len(named) >= 6 and named <= names(m), named - names(m)
 
     # the same file again (304), then an HTML page twice: the outcomes and the failures count
     assert run_window(replace(settings, database_url=db_url, feed_url=feed_url)).outcome == "not_modified"
