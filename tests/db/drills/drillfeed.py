@@ -2,11 +2,14 @@
 checking ``authKey``) and the member login (``POST /login`` checks the username and password and sets a session
 cookie; ``/member/salesdata.csv`` needs it). What the next file requests get is scripted: a body, its content
 type, and optionally a ``Content-Length`` larger than the body (the connection then closes early: a truncated
-transfer). Nothing it logs names a key, a password or a cookie."""
+transfer). It also plays the lot-images API (``/v1/lotImages/<lot>``: one sequence, ``_ful`` and ``_thb``) and the
+photo host (``/cs/<name>.jpg``: a small JPEG). Nothing it logs names a key, a password or a cookie."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +24,15 @@ LOGIN_PAGE = (
     b'<form method="post" action="/login"><input name="username"><input type="password" name="password">'
     b"</form></body></html>"
 )
+
+
+def make_jpeg(width: int, height: int, payload: bytes) -> bytes:
+    """A small JPEG as a camera writes its headers: SOI, APP0 JFIF, a comment (``payload``), SOF0, EOI."""
+    app0 = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = struct.pack(">BHHB", 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return (b"\xff\xd8" + b"\xff\xe0" + struct.pack(">H", len(app0) + 2) + app0
+            + b"\xff\xfe" + struct.pack(">H", len(payload) + 2) + payload
+            + b"\xff\xc0" + struct.pack(">H", len(sof0) + 2) + sof0 + b"\xff\xd9")  # fmt: skip
 
 
 @dataclass
@@ -77,6 +89,16 @@ class _Handler(BaseHTTPRequestHandler):
             if "sess" not in jar or jar["sess"].value not in state.sessions:
                 return self._send(302, b"", {"Location": "/login?next=/member/salesdata.csv"})
             return self._file(state)
+        if url.path.startswith("/v1/lotImages/"):
+            lot = url.path.rsplit("/", 1)[-1]
+            base = f"http://{self.headers.get('Host')}/cs/{lot}"
+            links = [{"url": f"{base}_ful.jpg ", "isThumbNail": False, "isHdImage": False},
+                     {"url": f"{base}_thb.jpg", "isThumbNail": True, "isHdImage": False}]  # fmt: skip
+            body = json.dumps({"imgCount": 1, "lotImages": [{"sequence": 1, "link": links}]}).encode()
+            return self._send(200, body, {"Content-Type": "application/json"})
+        if url.path.startswith("/cs/"):
+            size = (640, 480) if "_ful" in url.path else (101, 76)
+            return self._send(200, make_jpeg(*size, url.path.encode()), {"Content-Type": "image/jpeg"})
         if url.path == "/login":
             return self._send(200, LOGIN_PAGE, {"Content-Type": "text/html; charset=utf-8"})
         return self._send(404, b"not found", {"Content-Type": "text/plain"})
