@@ -188,6 +188,8 @@ def test_the_image_writes_only_where_the_chart_mounts_an_emptydir() -> None:
     assert sorted(mounts) == ["/tmp", "/var/lib/vinops"]
     for name in ("HOME", "VINOPS_DATA_DIR", "PREFECT_HOME"):
         assert any(env[name] == m or env[name].startswith(m + "/") for m in mounts), name
+    template = (REPO / "helm" / "vinops" / "templates" / "_base-job-template.tpl").read_text()
+    assert f'"PREFECT_HOME" "{env["PREFECT_HOME"]}"' in template  # flow runs get the image's PREFECT_HOME
     uid = runtime.all("USER")[0].split(":")[0]
     assert f"runAsUser: {uid}" in helpers.split('define "vinops.containerSecurityContext"')[1]
 

@@ -11,6 +11,8 @@ import asyncio
 import copy
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -151,6 +153,7 @@ def _check_common(job: dict[str, Any], flow_run: Any, api_url: str) -> dict[str,
     env = _env(container)
     assert env["PREFECT__FLOW_RUN_ID"]["value"] == str(flow_run.id)
     assert env["PREFECT_API_URL"]["value"] == api_url
+    assert env["PREFECT_HOME"]["value"] == "/var/lib/vinops/prefect"  # in the emptyDir, not the read-only root
     # Prefect reschedules a run whose pod is evicted (backoffLimit 0).
     assert env["PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR"]["value"] == "reschedule"
     assert env["VINOPS_DATABASE_URL"] == {
@@ -215,3 +218,41 @@ def test_the_production_template_with_its_own_defaults(prefect_api: str) -> None
         "VINOPS_S3_SECRET_ACCESS_KEY": {"name": "vinops-s3", "key": "secret-access-key"},
     }
     assert env["PREFECT_LOGGING_LEVEL"]["value"] == "INFO"
+
+
+def test_the_readme_commands_create_the_pool_and_deploy(prefect_api: str, tmp_path: Path) -> None:
+    """Steps 4 and 5 of the README's "Install on Kubernetes", run as written against the session's server: the
+    CLI creates the Kubernetes pool from k8s/base-job-template.json and `prefect deploy --all` registers
+    prefect.yaml's deployments on it with their job variables (the server checks them against the template)."""
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(tmp_path / "prefect-cli")}
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    for args in (["work-pool", "create", "vinops-kubernetes", "--type", "kubernetes",
+                  "--base-job-template", "k8s/base-job-template.json"],
+                 ["--no-prompt", "deploy", "--all"]):  # fmt: skip
+        done = subprocess.run([prefect, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+    async def read_back() -> tuple[Any, list[Any]]:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
+
+        async with get_client() as client:
+            pool = await client.read_work_pool("vinops-kubernetes")
+            on_pool = WorkPoolFilter(name=WorkPoolFilterName(any_=["vinops-kubernetes"]))
+            deployments = await client.read_deployments(work_pool_filter=on_pool)
+            return pool, deployments
+
+    async def remove(ids: list[Any]) -> None:
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:  # their schedules and trigger stay out of the other flow tests
+            for deployment_id in ids:
+                await client.delete_deployment(deployment_id)
+
+    pool, deployments = asyncio.run(read_back())
+    asyncio.run(remove([d.id for d in deployments]))
+    assert pool.type == "kubernetes"
+    assert pool.base_job_template == json.loads(TEMPLATE_FILE.read_text())
+    assert sorted(d.name for d in deployments) == ["copart-window", "image-backfill", "lot-images", "raw-retention"]
+    for deployment in deployments:
+        assert deployment.job_variables == _pool_job_variables()

@@ -91,8 +91,9 @@ variables:
       description: Non-secret environment variables of the flow run (secrets come from Kubernetes Secrets).
       additionalProperties:
         type: string
+      # PREFECT_HOME in the emptyDir, whatever the worker's own environment passes on (the image sets the same).
       default:
-        {{- toYaml $jt.env | nindent 8 }}
+        {{- toYaml (merge (dict) $jt.env (dict "PREFECT_HOME" "/var/lib/vinops/prefect")) | nindent 8 }}
     namespace:
       type: string
       title: Namespace
