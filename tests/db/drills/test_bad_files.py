@@ -7,6 +7,7 @@ read with bounded memory: the command's peak RSS stays well below the file's siz
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
 from collections.abc import Callable
@@ -112,6 +113,13 @@ def _runs(conn: psycopg.Connection) -> list[tuple[str, str | None, bool | None]]
     return rows
 
 
+def _lot_digests(conn: psycopg.Connection) -> dict[int, str]:
+    """Each lot's whole row (every column), as an md5."""
+    rows = dict(conn.execute("SELECT lot_number, md5(l::text) FROM lots l").fetchall())
+    conn.rollback()
+    return rows
+
+
 def test_bad_files(drill: Any, db_url: str, settings: Settings, tmp_path: Path) -> None:
     failures: list[str] = []
     good_path = tmp_path / "good.csv"
@@ -132,6 +140,7 @@ def test_bad_files(drill: Any, db_url: str, settings: Settings, tmp_path: Path) 
         ).fetchone()[0]  # type: ignore[index]
         conn.rollback()
         assert at_risk > 0, "the drill needs lots that a wrongly run completion would mark PENDING_RESULT"
+        lots_at_start = _lot_digests(conn)
 
         # 1. the fetch path
         for case in FETCH_CASES:
@@ -144,9 +153,9 @@ def test_bad_files(drill: Any, db_url: str, settings: Settings, tmp_path: Path) 
                 run_window(s, conn=conn)
             except IngestError as e:
                 text = str(e)
-                runs = _runs(conn)
-                if "\n" in text or not text or len(runs) != n_runs + 1 or runs[-1][0] not in ("rejected", "failed"):
-                    failures.append(f"fetch/{case.name}: error {text!r}, runs {runs[n_runs:]}")
+                recorded = _runs(conn)
+                if "\n" in text or not text or len(recorded) != n_runs + 1 or recorded[-1][0] not in ("rejected", "failed"):
+                    failures.append(f"fetch/{case.name}: error {text!r}, runs {recorded[n_runs:]}")
                 elif case.name == "truncated_transfer" and not e.retryable:
                     failures.append(f"fetch/{case.name}: a truncated transfer should be retryable: {text}")
                 elif case.name != "truncated_transfer" and e.retryable:
@@ -187,8 +196,6 @@ def test_bad_files(drill: Any, db_url: str, settings: Settings, tmp_path: Path) 
                 if now != before:
                     failures.append(f"cli/{name}: the tables changed")
             else:
-                import json
-
                 result = json.loads(out["stdout"]) if out["returncode"] == 0 else {}
                 if out["returncode"] != 0 or result.get("completion", {}).get("ran") is not False:
                     failures.append(f"cli/{name}: exit {out['returncode']}, completion "
@@ -201,7 +208,10 @@ def test_bad_files(drill: Any, db_url: str, settings: Settings, tmp_path: Path) 
                 if out["peak_rss_kb"] * 1024 > size / 2:
                     failures.append(f"cli/{name}: peak RSS {peak[name]} MiB for a {size >> 20} MiB line")
         runs = rejected_fetch + len(files)
+        # A lot lost or changed by a bad file: its row is no longer what the good window left.
+        lots_at_end = _lot_digests(conn)
+        rows_lost = sum(1 for lot, digest in lots_at_start.items() if lots_at_end.get(lot) != digest)
 
-    drill.record(runs=runs, failures=len(failures), rows_lost=0, file_mib=big >> 20,
+    drill.record(runs=runs, failures=len(failures), rows_lost=rows_lost, file_mib=big >> 20,
                  peak_rss_mib=peak, fetch_cases=rejected_fetch, cli_cases=len(files))  # fmt: skip
-    assert not failures, "\n".join(failures)
+    assert not failures and rows_lost == 0, "\n".join(failures)
