@@ -228,6 +228,8 @@ def test_the_readme_commands_create_the_pool_and_deploy(prefect_api: str, tmp_pa
     prefect = str(Path(sys.executable).with_name("prefect"))
     for args in (["work-pool", "create", "vinops-kubernetes", "--type", "kubernetes",
                   "--base-job-template", "k8s/base-job-template.json"],
+                 # what NOTES.txt and the README tell an operator whose pool already exists
+                 ["work-pool", "update", "vinops-kubernetes", "--base-job-template", "k8s/base-job-template.json"],
                  ["--no-prompt", "deploy", "--all"]):  # fmt: skip
         done = subprocess.run([prefect, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
