@@ -102,9 +102,15 @@ class Cli:
         return True
 
     def finish(self, timeout: float = 180) -> tuple[int, str, str]:
-        """Wait for the exit; (exit code, stdout, stderr)."""
-        out, _ = self.proc.communicate(timeout=timeout)
+        """Wait for the exit; (exit code, stdout, stderr). Stdout (one JSON object) is read after the exit: it
+        fits the pipe; stderr is the reader thread's alone."""
+        assert self.proc.stdout is not None
+        self.proc.wait(timeout=timeout)
+        out = self.proc.stdout.read()
+        self.proc.stdout.close()
         self.reader.join(10)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
         with self.cond:
             err = "\n".join(self.lines)
         return self.proc.returncode, out, err
