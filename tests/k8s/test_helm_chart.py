@@ -75,6 +75,8 @@ def test_every_object_is_valid_kubernetes(rendered: Rendered) -> None:
     kinds = sorted(o["kind"] for o in objects)
     assert {"ConfigMap", "Deployment", "Job", "Role", "RoleBinding", "ServiceAccount"} <= set(kinds)
     for obj in objects:
+        if obj["apiVersion"] == "monitoring.coreos.com/v1":
+            continue  # custom resources: test_monitoring_objects_only_when_enabled checks them
         kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
         assert obj["metadata"]["namespace"] == "vinops", obj["metadata"]["name"]
         labels = obj["metadata"]["labels"]
@@ -97,7 +99,7 @@ def test_rbac_is_the_workers_namespace_only() -> None:
             role = one(objects, "Role")
             binding = one(objects, "RoleBinding")
             account = one(objects, "ServiceAccount")
-            worker = one(objects, "Deployment")
+            worker = one(objects, "Deployment", "vinops-worker")
             assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == namespace
             rules: dict[tuple[str, str], set[str]] = {}
             for rule in role["rules"]:
@@ -123,7 +125,7 @@ def test_the_worker_runs_the_pool_with_the_charts_template(rendered: Rendered) -
     values, objects = rendered
     import prefect
 
-    worker = one(objects, "Deployment")
+    worker = one(objects, "Deployment", "vinops-worker")
     pod = worker["spec"]["template"]["spec"]
     [container] = pod["containers"]
     # The worker image is the Prefect of prefect.yaml and of this environment, with prefect-kubernetes.
@@ -203,11 +205,13 @@ def test_network_policies_only_when_enabled() -> None:
     assert not [o for o in render() if o["kind"] == "NetworkPolicy"]
     values = production_values()
     policies = {o["metadata"]["name"]: o for o in render(values) if o["kind"] == "NetworkPolicy"}
-    assert set(policies) == {"vinops-jobs", "vinops-worker"}
+    assert set(policies) == {"vinops-jobs", "vinops-worker", "vinops-serve"}
     np = values["networkPolicy"]
 
     def allowed(policy: dict[str, Any]) -> set[tuple[str, str, int]]:
-        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and policy["spec"]["ingress"] == []
+        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        if policy["metadata"]["name"] != "vinops-serve":
+            assert policy["spec"]["ingress"] == []
         return {(block["ipBlock"]["cidr"], port["protocol"], port["port"])
                 for rule in policy["spec"]["egress"] for block in rule["to"] for port in rule["ports"]}  # fmt: skip
 
@@ -220,10 +224,70 @@ def test_network_policies_only_when_enabled() -> None:
 
     assert allowed(policies["vinops-jobs"]) == expected("dns", "database", "prefectApi", "feed", "s3")
     assert allowed(policies["vinops-worker"]) == expected("dns", "prefectApi", "kubernetesApi")
+    # vinops serve reaches only DNS and the database, and accepts connections on its port alone.
+    assert allowed(policies["vinops-serve"]) == expected("dns", "database")
+    assert policies["vinops-serve"]["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8000}]}]
     # The jobs' policy selects exactly the labels the flow-run pods and the migration carry.
     selector = {e["key"]: e["values"] for e in policies["vinops-jobs"]["spec"]["podSelector"]["matchExpressions"]}
     assert selector == {"app.kubernetes.io/instance": ["vinops"],
                         "app.kubernetes.io/component": ["flow-run", "migration"]}  # fmt: skip
+
+
+def _serve_pod(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    deployment = one(objects, "Deployment", "vinops-serve")
+    pod = deployment["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    return pod, container
+
+
+def test_serve_runs_with_probes_behind_a_service(rendered: Rendered) -> None:
+    values, objects = rendered
+    pod, container = _serve_pod(objects)
+    secret = "vinops-database-reader" if values else "vinops-database"  # production: the read-only login
+    command = container["command"]
+    assert command[:2] == ["vinops", "serve"] and command[command.index("--host") + 1] == "0.0.0.0"
+    [port] = container["ports"]
+    assert port["name"] == "http" and str(port["containerPort"]) == command[command.index("--port") + 1]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["env"] == [{"name": "VINOPS_DATABASE_URL",
+                                 "valueFrom": {"secretKeyRef": {"name": secret, "key": "url"}}}]  # fmt: skip
+    assert container["envFrom"] == [{"configMapRef": {"name": "vinops-config"}}]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    service = one(objects, "Service", "vinops-serve")
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}]
+
+
+def test_serve_can_read_through_its_own_secret() -> None:
+    objects = render({"serve": {"databaseUrl": {"name": "vinops-database-reader", "key": "url"}}})
+    _, container = _serve_pod(objects)
+    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "vinops-database-reader", "key": "url"}
+    # The flow runs and the migration keep the writer's URL.
+    job = one(objects, "Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "vinops-database"
+
+
+def test_monitoring_objects_only_when_enabled() -> None:
+    kinds = {"ServiceMonitor", "PrometheusRule"}
+    assert not [o for o in render() if o["kind"] in kinds]
+    objects = render({"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus"}},
+                                  "prometheusRule": {"enabled": True}}})  # fmt: skip
+    monitor = one(objects, "ServiceMonitor")
+    service = one(objects, "Service", "vinops-serve")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics" and endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    # The PrometheusRule carries exactly the rules file Prometheus loads without the operator.
+    rule = one(objects, "PrometheusRule")
+    assert rule["spec"] == yaml.safe_load((REPO / "k8s" / "prometheus-rules.yaml").read_text())
+    assert rule["spec"]["groups"] and all(r["alert"] for g in rule["spec"]["groups"] for r in g["rules"])
+    # Without the service there is nothing to scrape: no ServiceMonitor, and no serve objects at all.
+    objects = render({"serve": {"enabled": False}, "metrics": {"serviceMonitor": {"enabled": True}}})
+    assert not [o for o in objects if o["kind"] == "ServiceMonitor" or "serve" in o["metadata"]["name"]]
 
 
 def test_notes_name_the_next_commands() -> None:
