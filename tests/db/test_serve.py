@@ -411,3 +411,45 @@ def test_routes_and_content_negotiation(db_url: str, serve: Any) -> None:
     assert s.get("/health", Accept="text/html;q=0.5, application/json").headers["content-type"] == "application/json"
     assert s.get("/health?format=html", Accept="application/json").headers["content-type"].startswith("text/html")
     assert s.get("/health?format=json", Accept="text/html").headers["content-type"] == "application/json"
+
+
+def test_a_read_only_login_reports_what_the_owner_reports(
+    db_url: str, serve: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart lets `vinops serve` read through a login in vinops_reader (migration 0005): health, readiness
+    and every metric must be the same as through the owner."""
+    import secrets as token
+    import uuid
+
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    monkeypatch.setenv("VINOPS_DATA_DIR", str(tmp_path / "data"))
+    path = tmp_path / "salesdata.csv"
+    write_sample(path, rows=150, seed=4)
+    assert main(["ingest", str(path), "--database-url", db_url]) == 0
+    capsys.readouterr()
+    name, password = f"site_{uuid.uuid4().hex[:8]}", token.token_hex(12)
+    with psycopg.connect(db_url, autocommit=True) as owner:
+        owner.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE vinops_reader").format(
+            sql.Identifier(name), sql.Literal(password)))  # fmt: skip
+    reader_url = make_conninfo(db_url, user=name, password=password)
+    try:
+        owner_code, owner_health, _ = cli_health(db_url, capsys)
+        reader_code, reader_health, _ = cli_health(reader_url, capsys)
+        assert owner_code == reader_code == 0
+        assert reader_health["status"] == owner_health["status"] == "healthy"
+        def verdicts(health: dict[str, Any]) -> dict[str, Any]:  # figures hold ages, which move on
+            return {name: (p["status"], p["reasons"]) for name, p in health["parts"].items()}
+        assert verdicts(reader_health) == verdicts(owner_health)
+        reader_serve = serve(reader_url)
+        owner_metrics, reader_metrics = scrape(serve(db_url)), scrape(reader_serve)
+        clock = ("seconds",)  # scrape time and ages move between the two scrapes
+        same = {k: v for k, v in owner_metrics.items() if not k[0].endswith(clock)}
+        assert len(same) > 20
+        assert {k: reader_metrics.get(k) for k in same} == same
+        assert value(reader_metrics, "vinops_database_up") == 1
+        assert reader_serve.get("/readyz").status_code == 200
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as owner:
+            owner.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
