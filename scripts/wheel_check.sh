@@ -159,7 +159,7 @@ fi
 # --- the commands ---------------------------------------------------------------------------------------
 say "vinops --help (and every command's)"
 "$vinops" --help >/dev/null
-for command in parse sample schema ingest db taxonomy run images; do
+for command in parse sample schema ingest db taxonomy run images serve health; do
     "$vinops" "$command" --help >/dev/null || fail "vinops $command --help"
 done
 
@@ -194,6 +194,34 @@ if lots == 0:
     sys.exit("ingest loaded no lot")
 print(f"{lots} lots in the database")
 PY
+
+say "vinops health and vinops serve (the health page and /metrics from the wheel)"
+"$vinops" health --database-url "$url" || fail "vinops health exited $? after a loaded window"
+serve_port=$("$work/venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$vinops" serve --port "$serve_port" --database-url "$url" >"$work/serve.log" 2>&1 &
+serve_pid=$!
+serve_status=0
+"$work/venv/bin/python" - "$serve_port" <<'PY' || serve_status=$?
+import sys, time
+import httpx
+base = f"http://127.0.0.1:{sys.argv[1]}"
+for _ in range(100):
+    try:
+        httpx.get(base + "/healthz", timeout=1)
+        break
+    except httpx.TransportError:
+        time.sleep(0.2)
+page = httpx.get(base + "/health", headers={"Accept": "text/html"}, timeout=30)
+metrics = httpx.get(base + "/metrics", timeout=30)
+ready = httpx.get(base + "/readyz", timeout=30)
+if page.status_code != 200 or "<html" not in page.text.lower() or ready.status_code != 200:
+    sys.exit(f"/health {page.status_code}, /readyz {ready.status_code}")
+if "vinops_lots" not in metrics.text:
+    sys.exit("/metrics has no vinops_lots")
+print(f"/health {page.status_code} ({len(page.text)} bytes of HTML), /readyz {ready.status_code}, /metrics {len(metrics.text.splitlines())} lines")
+PY
+kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null || true
+[ "$serve_status" -eq 0 ] || fail "vinops serve (log: $(tail -3 "$work/serve.log"))"
 
 say "vinops run (the copart-window flow from the wheel, Prefect in ephemeral mode, a loopback feed)"
 "$vinops" sample --rows 1500 --seed 4 feed.csv
