@@ -62,8 +62,9 @@ log = logging.getLogger(__name__)
 #: megabytes (peak memory), large enough that per-batch overhead does not show.
 BATCH_ROWS = 8_192
 
-#: Columns whose absence from the header makes a file unfit to decide that lots are gone.
-_REQUIRED_FOR_COMPLETION = {
+#: Columns every header version carries. A file without one is rejected: loaded, it would erase that field
+#: (the auction time, above all) of every lot it updates, and it cannot tell which lots are gone.
+_REQUIRED_COLUMNS = {
     "lot number": "Lot number",
     "lot_number": "Lot number",
     "sale date m/d/cy": "Sale Date M/D/CY",
@@ -289,6 +290,9 @@ def _stage_rows(w: _Window) -> None:
         )
     if rows_in == 0:
         raise RejectedFile(w.stage, "the file has no data rows (a header alone)")
+    absent = {str(m).strip().lower() for m in s.get("missing_columns") or []}
+    if missing := sorted({_REQUIRED_COLUMNS[k] for k in absent if k in _REQUIRED_COLUMNS}):
+        raise RejectedFile(w.stage, f"the header lacks {', '.join(missing)} (renamed or left out?)")
 
     w.enter("prepare")
     with w.clock("prepare"):
@@ -405,13 +409,6 @@ def _validation_errors(w: _Window, rows_quarantined: int, rows_listed: int) -> l
             f"{rows_quarantined:,} of {rows_in:,} rows quarantined ({share:.2%}, "
             f"more than {w.settings.max_quarantine_share:.2%})"
         )
-    missing = {
-        _REQUIRED_FOR_COMPLETION[str(m).strip().lower()]
-        for m in s.get("missing_columns") or []
-        if str(m).strip().lower() in _REQUIRED_FOR_COMPLETION
-    }
-    if missing:
-        errors.append("the header lacks " + ", ".join(sorted(missing)))
     if rows_listed >= 1000 and w.copied.with_auction == 0:
         errors.append("no row has an auction time (Sale Date / Sale time unreadable?)")
     if _ends_inside_a_row(w.source.path, s.get("quarantine") or [], rows_in):

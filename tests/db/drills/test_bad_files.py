@@ -77,7 +77,8 @@ def _write_one_line(path: Path, size: int, header_first: bool) -> None:
     with path.open("wb") as f:
         written = 0
         if header_first:
-            written += f.write(b'"Lot number","Make","Model Detail"\n"1","A","')
+            written += f.write(b'"Lot number","Sale Date M/D/CY","Sale time (HHMM)","Make","Model Detail"\n'
+                               b'"1","20260105","1000","A","')
         else:
             written += f.write(b'"Lot number","Make",')
         while written + len(chunk) <= size:
@@ -173,8 +174,8 @@ def test_bad_files(drill: Any, db_url: str, settings: Settings, tmp_path: Path) 
             ("header_only", lambda p: p.write_bytes(_lines(good)[0]), True),
             ("random_bytes", lambda p: p.write_bytes(random.Random(5).randbytes(len(good))), True),
             ("lot_number_renamed", lambda p: p.write_bytes(_rename(good, b"Lot number", b"Lot #")), True),
-            ("sale_date_renamed", lambda p: p.write_bytes(_rename(good, b"Sale Date M/D/CY", b"Sale Date")), False),
-            ("sale_time_missing", lambda p: p.write_bytes(_rename(good, b"Sale time (HHMM)", None)), False),
+            ("sale_date_renamed", lambda p: p.write_bytes(_rename(good, b"Sale Date M/D/CY", b"Sale Date")), True),
+            ("sale_time_missing", lambda p: p.write_bytes(_rename(good, b"Sale time (HHMM)", None)), True),
             ("truncated_mid_row", lambda p: p.write_bytes(_cut_mid_row(good)), False),
             ("short_30_percent", lambda p: p.write_bytes(_short(good, 0.3)), False),
             (f"one_line_{big >> 20}_MiB", lambda p: _write_one_line(p, big, header_first=False), True),
