@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from loopback import serving
 
 from vinops.errors import IngestError, RejectedFile, is_retryable
 from vinops.fetch import (
@@ -204,17 +205,9 @@ def sample_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 @pytest.fixture
 def feed(sample_bytes: bytes) -> Iterator[tuple[Feed, str]]:
-    server = Server(("127.0.0.1", 0), Handler)
     state = Feed(sample_bytes)
-    server.feed = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Handler, Server, feed=state) as url:
+        yield state, url
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 from lotrows import snapshot
+from loopback import serving
 
 from vinops.config import Settings
 from vinops.errors import RejectedFile
@@ -142,17 +143,9 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[int, bytes]:
 
 @pytest.fixture
 def feed(samples: dict[int, bytes]) -> Iterator[tuple[Feed, str]]:
-    server = Server(("127.0.0.1", 0), Handler)
     state = Feed(samples[11])
-    server.feed = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Handler, Server, feed=state) as url:
+        yield state, url
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from loopback import serving
+
 LOGIN_PAGE = (
     b"<!DOCTYPE html><html><head><title>Member Login | Copart</title></head><body>"
     b'<form method="post" action="/login"><input name="username"><input type="password" name="password">'
@@ -133,14 +135,6 @@ class _Server(ThreadingHTTPServer):
 @contextmanager
 def feed_server(auth_key: str, username: str = "member-1", password: str = "pw") -> Iterator[tuple[FeedState, str]]:
     """The server on 127.0.0.1 (a free port): yields its state and base URL."""
-    server = _Server(("127.0.0.1", 0), _Handler)
     state = FeedState(auth_key, username, password)
-    server.state = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(_Handler, _Server, state=state) as url:
+        yield state, url
