@@ -69,26 +69,25 @@ _LOT_CHANGES = ("inserted", "updated", "unchanged", "stale")
 _TRANSITIONS = ("pending_result", "not_sold", "reappeared")
 
 
+def _family(family: type[GaugeMetricFamily] | type[CounterMetricFamily], name: str, doc: str,
+            value: float | None, labels: dict[str, float] | None, label: str) -> Any:  # fmt: skip
+    if labels is None:
+        return family(name, doc, value=value)
+    metric = family(name, doc, labels=[label])
+    for key, v in labels.items():
+        metric.add_metric([key], v)
+    return metric
+
+
 def _gauge(name: str, doc: str, value: float | None = None, labels: dict[str, float] | None = None,
            label: str = "") -> GaugeMetricFamily:  # fmt: skip
-    if labels is None:
-        return GaugeMetricFamily(name, doc, value=value)
-    g = GaugeMetricFamily(name, doc, labels=[label])
-    for key, v in labels.items():
-        g.add_metric([key], v)
-    return g
+    return _family(GaugeMetricFamily, name, doc, value, labels, label)  # type: ignore[no-any-return]
 
 
 def _counter(name: str, doc: str, value: float | None = None, labels: dict[str, float] | None = None,
              label: str = "") -> CounterMetricFamily:  # fmt: skip
     # prometheus-client adds the _total suffix itself
-    base = name.removesuffix("_total")
-    if labels is None:
-        return CounterMetricFamily(base, doc, value=value)
-    c = CounterMetricFamily(base, doc, labels=[label])
-    for key, v in labels.items():
-        c.add_metric([key], v)
-    return c
+    return _family(CounterMetricFamily, name.removesuffix("_total"), doc, value, labels, label)  # type: ignore[no-any-return]
 
 
 def _last_window(s: Snapshot) -> Iterator[Metric]:
